@@ -1,0 +1,486 @@
+/* proc.c - the runtime's life cycle and the goroutine API.
+ *
+ * Design: goro_run turns the calling thread into M0, makes GOMAXPROCS Ps
+ * and the main goroutine, and runs the scheduler loop on the caller's own
+ * stack.  When the main goroutine returns, every M leaves its loop at its
+ * next scheduling point, M0 joins them, and all memory (G records, stacks,
+ * Ps, Ms) is freed, so goro_run can be called again.
+ *
+ * G records are allocated in slabs, never freed while the runtime runs
+ * (dumps walk them without locks), and recycled through per-P free lists
+ * (at most 64; half move to the global list when full).  Goroutine ids
+ * come from per-P batches of 16 reserved with one atomic add.
+ *
+ * Locking: allglock protects the allg list and the slab list (writers
+ * only; readers follow immutable allnext links).  Everything else is
+ * sched.lock as described in sched.c.
+ */
+#include "sched.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GFREE_MAX 64
+#define GSLAB 64
+#define GOID_BATCH 16
+
+typedef struct gslab {
+  struct gslab *next;
+  g_t g[GSLAB];
+} gslab_t;
+
+static gslab_t *slabs;           /* allglock */
+static int maxprocs_setting;     /* goro_maxprocs before goro_run */
+static size_t stack_setting;     /* goro_set_default_stack_size */
+
+/* ------------------------------------------------------------------ */
+/* G records                                                           */
+/* ------------------------------------------------------------------ */
+
+void goro__gfput(p_t *p, g_t *g) {
+  atomic_store(&g->status, G_IDLE);
+  g->schedlink = p->gfree;
+  p->gfree = g;
+  if (++p->ngfree >= GFREE_MAX) {
+    goro__lock(&goro__sched.lock);
+    while (p->ngfree > GFREE_MAX / 2) {
+      g_t *f = p->gfree;
+      p->gfree = f->schedlink;
+      p->ngfree--;
+      f->schedlink = goro__sched.gfree;
+      goro__sched.gfree = f;
+      goro__sched.ngfree++;
+    }
+    goro__unlock(&goro__sched.lock);
+  }
+}
+
+g_t *goro__galloc(p_t *p) {
+  if (p && !p->gfree && goro__sched.ngfree > 0) {
+    goro__lock(&goro__sched.lock);
+    while (p->ngfree < GFREE_MAX / 2 && goro__sched.gfree) {
+      g_t *f = goro__sched.gfree;
+      goro__sched.gfree = f->schedlink;
+      goro__sched.ngfree--;
+      f->schedlink = p->gfree;
+      p->gfree = f;
+      p->ngfree++;
+    }
+    goro__unlock(&goro__sched.lock);
+  }
+  if (p && p->gfree) {
+    g_t *g = p->gfree;
+    p->gfree = g->schedlink;
+    p->ngfree--;
+    return g;
+  }
+  if (!p) {
+    goro__lock(&goro__sched.lock);
+    g_t *g = goro__sched.gfree;
+    if (g) {
+      goro__sched.gfree = g->schedlink;
+      goro__sched.ngfree--;
+    }
+    goro__unlock(&goro__sched.lock);
+    if (g) return g;
+  }
+  gslab_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  goro__lock(&goro__sched.allglock);
+  s->next = slabs;
+  slabs = s;
+  for (int i = GSLAB - 1; i >= 0; i--) {
+    s->g[i].allnext = goro__sched.allg;
+    goro__sched.allg = &s->g[i];
+  }
+  goro__unlock(&goro__sched.allglock);
+  /* Keep the first, give the rest to the cache. */
+  for (int i = GSLAB - 1; i >= 1; i--) {
+    if (p) {
+      s->g[i].schedlink = p->gfree;
+      p->gfree = &s->g[i];
+      p->ngfree++;
+    } else {
+      goro__lock(&goro__sched.lock);
+      s->g[i].schedlink = goro__sched.gfree;
+      goro__sched.gfree = &s->g[i];
+      goro__sched.ngfree++;
+      goro__unlock(&goro__sched.lock);
+    }
+  }
+  return &s->g[0];
+}
+
+static int64_t newgoid(p_t *p) {
+  if (!p) return atomic_fetch_add(&goro__sched.goidgen, 1) + 1;
+  if (p->goid_next == p->goid_end) {
+    int64_t base = atomic_fetch_add(&goro__sched.goidgen, GOID_BATCH);
+    p->goid_next = base + 1;
+    p->goid_end = base + 1 + GOID_BATCH;
+  }
+  return p->goid_next++;
+}
+
+int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char *name,
+                            void *creator_pc) {
+  m_t *m = goro__getm();
+  p_t *p = m ? m->p : NULL;
+  g_t *g = goro__galloc(p);
+  if (!g) return GORO_ENOMEM;
+  g->fn = fn;
+  g->arg = arg;
+  g->stack_size = stack_size;
+  g->id = newgoid(p);
+  g->waitreason = WR_NONE;
+  g->preempt = 0;
+  g->param = NULL;
+  g->waiting = NULL;
+  g->waitobj = NULL;
+  g->lockedm = NULL;
+  g->lockcount = 0;
+  atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
+  g_t *cur = m ? m->curg : NULL;
+  g->parent_id = cur ? cur->id : 0;
+  g->creator_pc = creator_pc;
+  g->name = NULL;
+  if (name) {
+    g->name = strndup(name, 31);
+  }
+  atomic_fetch_add_explicit(&goro__sched.gcount, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&goro__sched.spawned, 1, memory_order_relaxed);
+  atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+  if (p) {
+    goro__runqput(p, g, true);
+  } else {
+    goro__lock(&goro__sched.lock);
+    goro__globrunqput(g);
+    goro__unlock(&goro__sched.lock);
+  }
+  if (goro__sched.maing || !p) goro__wakep();
+  return g->id;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public goroutine API                                                */
+/* ------------------------------------------------------------------ */
+
+static int check_stack_size(size_t sz, size_t *out) {
+  if (sz == 0) {
+    *out = 0;
+    return 0;
+  }
+  if (sz < GORO_STACK_MIN || sz > GORO_STACK_MAX) return GORO_EINVAL;
+  sz = (sz + GORO_PAGE - 1) & ~(size_t)(GORO_PAGE - 1);
+  *out = sz == goro__stack_default ? 0 : sz;
+  return 0;
+}
+
+NOINLINE int64_t goro_go(goro_fn fn, void *arg) {
+  if (!fn) return GORO_EINVAL;
+  if (!atomic_load(&goro__sched.running)) return GORO_ENOTRUNNING;
+  return goro__new_goroutine(fn, arg, 0, NULL, __builtin_return_address(0));
+}
+
+NOINLINE int64_t goro_go_opts(goro_fn fn, void *arg, const goro_opts *opts) {
+  if (!fn) return GORO_EINVAL;
+  if (!atomic_load(&goro__sched.running)) return GORO_ENOTRUNNING;
+  size_t sz = 0;
+  if (opts && check_stack_size(opts->stack_size, &sz) != 0) return GORO_EINVAL;
+  return goro__new_goroutine(fn, arg, sz, opts ? opts->name : NULL,
+                             __builtin_return_address(0));
+}
+
+void goro_yield(void) {
+  g_t *g = goro__getg();
+  if (!g) {
+    goro__osyield();
+    return;
+  }
+  goro__mcall(g, ACT_YIELD);
+}
+
+noreturn void goro_exit(void) {
+  g_t *g = goro__getg();
+  if (!g) goro__fatal("goro_exit called outside a goroutine");
+  if (g == goro__sched.maing) goro__sched.main_result = 0;
+  goro__goexit();
+}
+
+int64_t goro_id(void) {
+  g_t *g = goro__getg();
+  return g ? g->id : 0;
+}
+
+int goro_lock_thread(void) {
+  m_t *m = goro__getm();
+  g_t *g = m ? m->curg : NULL;
+  if (!g) return GORO_ENOTGOROUTINE;
+  g->lockcount++;
+  g->lockedm = m;
+  m->lockedg = g;
+  return 0;
+}
+
+int goro_unlock_thread(void) {
+  m_t *m = goro__getm();
+  g_t *g = m ? m->curg : NULL;
+  if (!g) return GORO_ENOTGOROUTINE;
+  if (g->lockcount == 0) return GORO_EPERM;
+  if (--g->lockcount == 0) {
+    g->lockedm = NULL;
+    m->lockedg = NULL;
+  }
+  return 0;
+}
+
+int goro_set_default_stack_size(size_t bytes) {
+  if (atomic_load(&goro__sched.running)) return GORO_ERUNNING;
+  if (bytes < GORO_STACK_MIN || bytes > GORO_STACK_MAX) return GORO_EINVAL;
+  stack_setting = (bytes + GORO_PAGE - 1) & ~(size_t)(GORO_PAGE - 1);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Processors                                                          */
+/* ------------------------------------------------------------------ */
+
+p_t *goro__palloc(int id) {
+  p_t *p = aligned_alloc(CACHELINE, (sizeof(p_t) + CACHELINE - 1) & ~(size_t)(CACHELINE - 1));
+  if (!p) return NULL;
+  memset(p, 0, sizeof *p);
+  p->id = id;
+  p->schedtick = 1; /* so the first slice is not a 61st */
+  goro__timers_p_init(p);
+  return p;
+}
+
+/* Grow or shrink the set of live Ps.  Shrinking is lazy: a P beyond the
+ * new count retires when its M next schedules or when it would go idle. */
+void goro__procresize(int n) {
+  goro__lock(&goro__sched.lock);
+  int old = atomic_load(&goro__sched.gomaxprocs);
+  for (int i = old; i < n; i++) {
+    p_t *p = goro__sched.allp[i];
+    if (!p) {
+      p = goro__palloc(i);
+      if (!p) {
+        n = i;
+        break;
+      }
+      goro__sched.allp[i] = p;
+      if (i >= goro__sched.nallp) goro__sched.nallp = i + 1;
+    }
+    atomic_store(&goro__sched.gomaxprocs, i + 1);
+    uint32_t st = atomic_load(&p->status);
+    if (st == P_DEAD || st == P_IDLE) {
+      p->m = NULL;
+      atomic_store(&p->status, P_IDLE);
+      p->link = goro__sched.pidle;
+      goro__sched.pidle = p;
+      atomic_fetch_add(&goro__sched.npidle, 1);
+    }
+  }
+  if (n < old) {
+    atomic_store(&goro__sched.gomaxprocs, n);
+    /* Retire idle Ps beyond n now; running ones retire themselves. */
+    for (p_t **pp = &goro__sched.pidle; *pp;) {
+      p_t *p = *pp;
+      if (p->id >= n) {
+        *pp = p->link;
+        p->link = NULL;
+        atomic_fetch_sub(&goro__sched.npidle, 1);
+        /* retire via pidleput's path */
+        goro__pidleput(p);
+      } else {
+        pp = &p->link;
+      }
+    }
+  }
+  goro__unlock(&goro__sched.lock);
+  if (atomic_load(&goro__sched.running)) goro__wakep();
+}
+
+int goro_maxprocs(int n) {
+  if (n > GORO_MAXPROCS_LIMIT) return GORO_EINVAL;
+  if (!atomic_load(&goro__sched.running)) {
+    int prev = maxprocs_setting > 0 ? maxprocs_setting : goro__os_ncpu();
+    if (n > 0) maxprocs_setting = n;
+    return prev;
+  }
+  int prev = atomic_load(&goro__sched.gomaxprocs);
+  if (n > 0 && n != prev) goro__procresize(n);
+  return prev;
+}
+
+/* ------------------------------------------------------------------ */
+/* goro_run                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+  goro_main_fn fn;
+  void *arg;
+} main_args_t;
+
+static void main_entry(void *arg) {
+  main_args_t *ma = arg;
+  goro__sched.main_result = ma->fn(ma->arg);
+  goro__goexit();
+}
+
+static int parse_env_int(const char *name, long lo, long hi, long *out) {
+  const char *s = getenv(name);
+  if (!s || !*s) return 1;
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) {
+    fprintf(stderr, "goro: invalid %s=\"%s\": want an integer in [%ld, %ld]\n", name, s, lo, hi);
+    return GORO_EINVAL;
+  }
+  *out = v;
+  return 0;
+}
+
+static goro__lock_t run_lock;
+
+static void free_all(void) {
+  for (gslab_t *s = slabs, *n; s; s = n) {
+    n = s->next;
+    for (int i = 0; i < GSLAB; i++) {
+      free(s->g[i].name);
+      free(s->g[i].timer);
+    }
+    free(s);
+  }
+  slabs = NULL;
+  for (int i = 0; i < goro__sched.nallp; i++) {
+    p_t *p = goro__sched.allp[i];
+    if (!p) continue;
+    goro__timers_p_destroy(p);
+    free(p);
+  }
+  for (m_t *m = goro__sched.allm, *n; m; m = n) {
+    n = m->alllink;
+    free(m);
+  }
+}
+
+int goro_run(goro_main_fn main_fn, void *arg) {
+  if (!main_fn) return GORO_EINVAL;
+  if (!goro__trylock(&run_lock)) return GORO_ERUNNING;
+  if (goro__getm()) {
+    goro__unlock(&run_lock);
+    return GORO_ERUNNING;
+  }
+  long procs = maxprocs_setting > 0 ? maxprocs_setting : goro__os_ncpu();
+  if (procs > GORO_MAXPROCS_LIMIT) procs = GORO_MAXPROCS_LIMIT;
+  int r = parse_env_int("GORO_MAXPROCS", 1, GORO_MAXPROCS_LIMIT, &procs);
+  long stack = stack_setting ? (long)stack_setting : (long)GORO_STACK_DEFAULT;
+  if (r < 0) {
+    goro__unlock(&run_lock);
+    return r;
+  }
+  r = parse_env_int("GORO_STACK_SIZE", (long)GORO_STACK_MIN, (long)GORO_STACK_MAX, &stack);
+  if (r < 0) {
+    goro__unlock(&run_lock);
+    return r;
+  }
+  goro__stack_default = ((size_t)stack + GORO_PAGE - 1) & ~(size_t)(GORO_PAGE - 1);
+
+  memset(&goro__sched, 0, sizeof goro__sched);
+  goro__sched.starttime = goro__nanotime();
+  goro__sched.lastpoll = goro__sched.starttime;
+  goro__sched.idle_m_timeout = 30 * GORO_SECOND;
+  goro__debug_init();
+  if ((r = goro__stack_init()) != 0 || (r = goro__netpoll_init()) != 0) {
+    goro__unlock(&run_lock);
+    return r;
+  }
+
+  m_t *m0 = calloc(1, sizeof *m0);
+  if (!m0) {
+    goro__unlock(&run_lock);
+    return GORO_ENOMEM;
+  }
+  m0->is_main = true;
+  m0->thread = pthread_self();
+  m0->tid = goro__gettid();
+  m0->id = goro__sched.mnext++;
+  goro__sched.mcount = 1;
+  goro__sched.allm = m0;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void *lo;
+    size_t sz;
+    pthread_attr_getstack(&attr, &lo, &sz);
+    m0->g0_lo = lo;
+    m0->g0_size = sz;
+    pthread_attr_destroy(&attr);
+  }
+#ifdef GORO_TSAN
+  m0->tsan_g0_fiber = __tsan_get_current_fiber();
+#endif
+  goro__set_tls_m(m0);
+  goro__msetup_signals(m0);
+
+  /* Ps: P0 for M0, the rest idle. */
+  goro__procresize((int)procs);
+  goro__lock(&goro__sched.lock);
+  p_t *p0 = goro__pidleget();
+  /* pidle is a stack; find P0 for determinism */
+  if (p0 && p0->id != 0) {
+    goro__pidleput(p0);
+    for (p_t **pp = &goro__sched.pidle; *pp; pp = &(*pp)->link) {
+      if ((*pp)->id == 0) {
+        p0 = *pp;
+        *pp = p0->link;
+        p0->link = NULL;
+        atomic_fetch_sub(&goro__sched.npidle, 1);
+        break;
+      }
+    }
+  }
+  goro__unlock(&goro__sched.lock);
+  goro__acquirep(m0, p0);
+
+  atomic_store(&goro__sched.running, 1);
+  main_args_t ma = {main_fn, arg};
+  int64_t mainid = goro__new_goroutine(main_entry, &ma, 0, NULL, __builtin_return_address(0));
+  if (mainid < 0) {
+    r = (int)mainid;
+    goto out;
+  }
+  /* The main G is the one just queued in runnext. */
+  goro__sched.maing = atomic_load(&p0->runnext);
+  goro__sysmon_start();
+
+  goro__mstart_loop(m0);
+
+  /* Shutdown: every other M leaves its loop at its next scheduling point. */
+  goro__sysmon_stop();
+  for (;;) {
+    goro__sched_wake_all();
+    goro__lock(&goro__sched.lock);
+    int live = goro__sched.mcount;
+    goro__unlock(&goro__sched.lock);
+    if (live <= 1) break;
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+  }
+  for (m_t *m = goro__sched.allm; m; m = m->alllink)
+    if (m != m0 && !m->dead) pthread_join(m->thread, NULL);
+  r = goro__sched.main_result;
+out:
+  atomic_store(&goro__sched.running, 0);
+  goro__mexit_signals(m0);
+  goro__set_tls_m(NULL);
+  goro__netpoll_fini();
+  free_all();
+  goro__stack_fini();
+  memset(&goro__sched, 0, sizeof goro__sched);
+  goro__unlock(&run_lock);
+  return r;
+}

@@ -1,0 +1,785 @@
+/* sched.c - the M:N scheduler: Ms find runnable Gs and run them on Ps.
+ *
+ * Design: Go's.  Each M runs the loop in goro__mstart_loop on its own
+ * thread stack (its "g0").  A goroutine always switches to g0 to block,
+ * yield or exit (goro__mcall), and g0 then finishes the operation (runs a
+ * park's commit, queues a yielded G, recycles a dead one) before picking
+ * the next G.  findrunnable looks, in order, at: this P's timers, the
+ * global queue every 61st slice, the local queue, the global queue, a
+ * non-blocking netpoll, the other Ps (stealing, as a "spinning" M), and
+ * finally gives up its P and blocks in the netpoller (one M at a time, until
+ * the next timer) or sleeps on its note.
+ *
+ * The spinning protocol (no lost wake-ups, no thundering herd):
+ *  1. A submitter publishes work (run queue, timer heap), then calls
+ *     goro__wakep, whose seq-cst RMW on nmspinning is the StoreLoad fence:
+ *     if no M is spinning and a P is idle, it makes one M spinning.
+ *  2. A spinning M that finds work stops spinning and, because it was the
+ *     spinner, calls wakep again (resetspinning): the last spinner to find
+ *     work wakes a replacement, so parallelism ramps up one M at a time.
+ *  3. A spinning M that gives up first releases its P, *then* decrements
+ *     nmspinning (seq-cst), *then* re-checks every run queue; reversing
+ *     the order would let a submitter see a spinner that has already
+ *     finished looking.
+ *  4. At most half of the busy Ps spin at once.
+ *
+ * Invariants: a P is owned by at most one M; a G is on at most one queue;
+ * m->curg is non-NULL exactly while a G runs on the M (g0 code sees NULL).
+ *
+ * Locking: goro__sched.lock protects the global run queue, the idle M and
+ * idle P lists, M counts and allp writes.  Lock order: sched.lock before a
+ * P's timer-heap lock; never ready a goroutine or call wakep while holding
+ * sched.lock (wakep takes it).
+ *
+ * Rejected: switching G to G directly (would save one switch per block,
+ * but every operation that must run after the G is off its stack, like a
+ * park's commit, would then need a third stack); a single global queue
+ * (contention); Go's async signal preemption (see sysmon.c).
+ */
+#include "sched.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef GORO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef GORO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+goro__sched_t goro__sched;
+
+static __thread m_t *tls_m;
+
+/* Not inlined, and opaque to the optimizer: a goroutine may resume on
+ * another thread after any call that can block, so the thread-local read
+ * must happen again every time (DESIGN: the migration hazard). */
+NOINLINE m_t *goro__getm(void) {
+  m_t *m = tls_m;
+  __asm__ __volatile__("" : "+r"(m)::"memory");
+  return m;
+}
+
+void goro__set_tls_m(m_t *m) { tls_m = m; }
+
+/* ------------------------------------------------------------------ */
+/* Switching between a G and g0                                        */
+/* ------------------------------------------------------------------ */
+
+static inline size_t gstack_size(g_t *g) {
+  return g->stack_size ? g->stack_size : goro__stack_default;
+}
+
+static void switch_to_g(m_t *m, g_t *g) {
+#ifdef GORO_ASAN
+  void *fake = NULL;
+  __sanitizer_start_switch_fiber(&fake, g->stack_lo + GORO_PAGE, gstack_size(g) - GORO_PAGE);
+#endif
+#ifdef GORO_TSAN
+  __tsan_switch_to_fiber(g->tsan_fiber, 0);
+#endif
+  goro__ctx_switch(&m->g0ctx, &g->ctx);
+#ifdef GORO_ASAN
+  __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+}
+
+/* From G to its M's g0.  `dying`: the G never resumes (its sanitizer
+ * fake stack is released).  Returns on the G, perhaps on another M. */
+static inline void switch_to_g0(m_t *m, g_t *g, bool dying) {
+#ifdef GORO_ASAN
+  void *fake = NULL;
+  __sanitizer_start_switch_fiber(dying ? NULL : &fake, m->g0_lo, m->g0_size);
+#else
+  (void)dying;
+#endif
+#ifdef GORO_TSAN
+  __tsan_switch_to_fiber(m->tsan_g0_fiber, 0);
+#endif
+  goro__ctx_switch(&g->ctx, &m->g0ctx);
+#ifdef GORO_ASAN
+  __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+}
+
+void goro__mcall(g_t *g, int action) {
+  m_t *m = goro__getm();
+  m->action = action;
+  switch_to_g0(m, g, false);
+}
+
+noreturn void goro__goexit(void) {
+  m_t *m = goro__getm();
+  g_t *g = m->curg;
+  m->action = ACT_EXIT;
+  switch_to_g0(m, g, true);
+  goro__throw("goexit: dead goroutine resumed");
+}
+
+static void gentry(void *arg) {
+  g_t *g = arg;
+#ifdef GORO_ASAN
+  __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+  g->fn(g->arg);
+  goro__goexit();
+}
+
+/* Give a never-run G its stack.  On g0. */
+static void start_g(p_t *p, g_t *g) {
+  int err = 0;
+  char *lo = goro__stack_get(&p->stacks, g->stack_size, &err);
+  if (!lo)
+    goro__fatal("cannot allocate a %zu-byte stack for goroutine %lld: %s", gstack_size(g),
+                (long long)g->id, goro_strerror(err));
+  g->stack_lo = lo;
+  goro__ctx_make(&g->ctx, lo + GORO_PAGE, gstack_size(g) - GORO_PAGE, gentry, g);
+#ifdef GORO_TSAN
+  g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+}
+
+/* ------------------------------------------------------------------ */
+/* P and M lists                                                       */
+/* ------------------------------------------------------------------ */
+
+void goro__acquirep(m_t *m, p_t *p) {
+  if (!p) goro__throw("acquirep: nil p");
+  m->p = p;
+  p->m = m;
+  atomic_store(&p->status, P_RUNNING);
+}
+
+p_t *goro__releasep(m_t *m) {
+  p_t *p = m->p;
+  p->m = NULL;
+  m->p = NULL;
+  atomic_store(&p->status, P_IDLE);
+  return p;
+}
+
+/* A P beyond GOMAXPROCS (after a shrink) retires instead of going idle.
+ * sched.lock held. */
+static void retirep(p_t *p) {
+  p->m = NULL;
+  atomic_store(&p->status, P_DEAD);
+  /* Its queue and timers move to P 0; its caches drain. */
+  bool inh;
+  g_t *g;
+  while ((g = goro__runqget(p, &inh)) != NULL) goro__globrunqput(g);
+  goro__timers_move(p, goro__sched.allp[0]);
+  goro__stack_flush(&p->stacks);
+  while (p->gfree) {
+    g_t *f = p->gfree;
+    p->gfree = f->schedlink;
+    f->schedlink = goro__sched.gfree;
+    goro__sched.gfree = f;
+    goro__sched.ngfree++;
+  }
+  p->ngfree = 0;
+}
+
+void goro__pidleput(p_t *p) {
+  if (p->id >= atomic_load(&goro__sched.gomaxprocs)) {
+    retirep(p);
+    return;
+  }
+  if (!goro__runq_empty(p)) goro__throw("pidleput: P has a non-empty run queue");
+  p->m = NULL;
+  atomic_store(&p->status, P_IDLE);
+  p->link = goro__sched.pidle;
+  goro__sched.pidle = p;
+  atomic_fetch_add(&goro__sched.npidle, 1);
+}
+
+p_t *goro__pidleget(void) {
+  p_t *p = goro__sched.pidle;
+  if (p) {
+    goro__sched.pidle = p->link;
+    p->link = NULL;
+    atomic_fetch_sub(&goro__sched.npidle, 1);
+  }
+  return p;
+}
+
+static void mput(m_t *m) {
+  m->schedlink = goro__sched.midle;
+  goro__sched.midle = m;
+  goro__sched.nmidle++;
+}
+
+static m_t *mget(void) {
+  m_t *m = goro__sched.midle;
+  if (m) {
+    goro__sched.midle = m->schedlink;
+    m->schedlink = NULL;
+    goro__sched.nmidle--;
+  }
+  return m;
+}
+
+static bool mremove(m_t *m) {
+  for (m_t **pm = &goro__sched.midle; *pm; pm = &(*pm)->schedlink) {
+    if (*pm == m) {
+      *pm = m->schedlink;
+      m->schedlink = NULL;
+      goro__sched.nmidle--;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Starting and stopping Ms                                            */
+/* ------------------------------------------------------------------ */
+
+static void *mstart(void *arg) {
+  m_t *m = arg;
+  goro__set_tls_m(m);
+  m->tid = goro__gettid();
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void *lo;
+    size_t sz;
+    pthread_attr_getstack(&attr, &lo, &sz);
+    m->g0_lo = lo;
+    m->g0_size = sz;
+    pthread_attr_destroy(&attr);
+  }
+#ifdef GORO_TSAN
+  m->tsan_g0_fiber = __tsan_get_current_fiber();
+#endif
+  goro__msetup_signals(m);
+  if (m->nextp) {
+    goro__acquirep(m, m->nextp);
+    m->nextp = NULL;
+  }
+  goro__mstart_loop(m);
+  goro__mexit_signals(m);
+  goro__lock(&goro__sched.lock);
+  goro__sched.mcount--;
+  goro__unlock(&goro__sched.lock);
+  return NULL;
+}
+
+m_t *goro__newm(p_t *p, bool spinning) {
+  m_t *m = calloc(1, sizeof *m);
+  if (!m) goro__fatal("out of memory creating a thread");
+  m->nextp = p;
+  m->spinning = spinning;
+  goro__lock(&goro__sched.lock);
+  m->id = goro__sched.mnext++;
+  goro__sched.mcount++; /* counted as running from now on (checkdead) */
+  m->alllink = goro__sched.allm;
+  goro__sched.allm = m;
+  goro__unlock(&goro__sched.lock);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 512 << 10);
+  /* Signals stay blocked in a new M until it has its alternate stack. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int r = pthread_create(&m->thread, &attr, mstart, m);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (r != 0) goro__fatal("cannot create a thread: %s (%d threads exist)", goro_strerror(-r),
+                          goro__sched.mcount);
+  return m;
+}
+
+void goro__startm(p_t *p, bool spinning, bool locked) {
+  if (!locked) goro__lock(&goro__sched.lock);
+  m_t *m = mget();
+  if (!locked) goro__unlock(&goro__sched.lock);
+  if (!m) {
+    if (locked) goro__unlock(&goro__sched.lock);
+    goro__newm(p, spinning);
+    if (locked) goro__lock(&goro__sched.lock);
+    return;
+  }
+  if (m->spinning || m->nextp) goro__throw("startm: M is spinning or has a P");
+  m->spinning = spinning;
+  m->nextp = p;
+  goro__note_wake(&m->park);
+}
+
+/* Park this M until someone hands it a P (or shutdown). */
+static void stopm(m_t *m) {
+  if (m->p) goro__throw("stopm: holding a P");
+  if (m->spinning) goro__throw("stopm: spinning");
+  goro__lock(&goro__sched.lock);
+  mput(m);
+  goro__checkdead();
+  goro__unlock(&goro__sched.lock);
+  for (;;) {
+    int64_t timeout = m->is_main ? -1 : goro__sched.idle_m_timeout;
+    if (goro__note_sleep_for(&m->park, timeout)) break;
+    /* Idle for long: leave, unless a waker is handing us a P right now. */
+    goro__lock(&goro__sched.lock);
+    bool mine = mremove(m);
+    if (mine) {
+      goro__sched.mcount--;
+      m->dead = true;
+      goro__checkdead();
+      goro__unlock(&goro__sched.lock);
+      goro__mexit_signals(m);
+      pthread_detach(pthread_self());
+      pthread_exit(NULL);
+    }
+    goro__unlock(&goro__sched.lock);
+  }
+  goro__note_clear(&m->park);
+  if (atomic_load(&goro__sched.exiting)) return;
+  if (m->nextp) {
+    goro__acquirep(m, m->nextp);
+    m->nextp = NULL;
+  }
+}
+
+void goro__wakep(void) {
+  if (atomic_load(&goro__sched.nmspinning) != 0 || atomic_load(&goro__sched.npidle) == 0) return;
+  int32_t zero = 0;
+  if (!atomic_compare_exchange_strong(&goro__sched.nmspinning, &zero, 1)) return;
+  goro__lock(&goro__sched.lock);
+  p_t *p = goro__pidleget();
+  goro__unlock(&goro__sched.lock);
+  if (!p) {
+    atomic_fetch_sub(&goro__sched.nmspinning, 1);
+    return;
+  }
+  goro__startm(p, true, false);
+}
+
+static void resetspinning(m_t *m) {
+  m->spinning = false;
+  int32_t n = atomic_fetch_sub(&goro__sched.nmspinning, 1) - 1;
+  if (n < 0) goro__throw("resetspinning: negative nmspinning");
+  goro__wakep();
+}
+
+/* Hand off p (from a blocking call or a locked M) to an M that will use it,
+ * or put it on the idle list. */
+void goro__handoffp(p_t *p) {
+  if (atomic_load(&goro__sched.exiting)) {
+    goro__lock(&goro__sched.lock);
+    goro__pidleput(p);
+    goro__unlock(&goro__sched.lock);
+    return;
+  }
+  if (!goro__runq_empty(p) || atomic_load(&goro__sched.runqsize) > 0) {
+    goro__startm(p, false, false);
+    return;
+  }
+  if (atomic_load(&goro__sched.nmspinning) + atomic_load(&goro__sched.npidle) == 0) {
+    int32_t zero = 0;
+    if (atomic_compare_exchange_strong(&goro__sched.nmspinning, &zero, 1)) {
+      goro__startm(p, true, false);
+      return;
+    }
+  }
+  goro__lock(&goro__sched.lock);
+  if (atomic_load(&goro__sched.runqsize) > 0) {
+    goro__unlock(&goro__sched.lock);
+    goro__startm(p, false, false);
+    return;
+  }
+  /* The last running P, with goroutines waiting on the network: someone
+   * must poll. */
+  if (atomic_load(&goro__sched.npidle) == atomic_load(&goro__sched.gomaxprocs) - 1 &&
+      atomic_load(&goro__sched.lastpoll) != 0 && atomic_load(&goro__netpoll_waiters) > 0) {
+    goro__unlock(&goro__sched.lock);
+    goro__startm(p, false, false);
+    return;
+  }
+  int64_t when = goro__timers_next(p);
+  goro__pidleput(p);
+  goro__unlock(&goro__sched.lock);
+  if (when != -1) goro__wake_netpoller(when);
+}
+
+void goro__wake_netpoller(int64_t when) {
+  if (atomic_load(&goro__sched.lastpoll) == 0) {
+    int64_t pu = atomic_load(&goro__sched.polluntil);
+    if (pu == 0 || pu > when) goro__netpoll_break();
+  } else {
+    goro__wakep();
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Locked goroutines (goro_lock_thread)                                 */
+/* ------------------------------------------------------------------ */
+
+/* This M is wired to a G that is not runnable here: give the P away and
+ * sleep until the G is handed back with a P. */
+static void stoplockedm(m_t *m) {
+  if (m->p) goro__handoffp(goro__releasep(m));
+  goro__lock(&goro__sched.lock);
+  goro__sched.nmidlelocked++;
+  goro__checkdead();
+  goro__unlock(&goro__sched.lock);
+  goro__note_sleep(&m->park);
+  goro__note_clear(&m->park);
+  goro__lock(&goro__sched.lock);
+  goro__sched.nmidlelocked--;
+  goro__unlock(&goro__sched.lock);
+  if (atomic_load(&goro__sched.exiting)) return;
+  goro__acquirep(m, m->nextp);
+  m->nextp = NULL;
+}
+
+/* g is wired to another M: give it our P and idle. */
+static void startlockedm(m_t *m, g_t *g) {
+  m_t *lm = g->lockedm;
+  p_t *p = goro__releasep(m);
+  lm->nextp = p;
+  goro__note_wake(&lm->park);
+  stopm(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding work                                                        */
+/* ------------------------------------------------------------------ */
+
+static g_t *stealwork(m_t *m, int64_t now, int64_t *polluntil, bool *ranTimers) {
+  p_t *p = m->p;
+  int32_t n = atomic_load(&goro__sched.gomaxprocs);
+  for (int round = 0; round < 4; round++) {
+    bool last = round == 3;
+    uint32_t start = goro__fastrand();
+    for (int32_t k = 0; k < n; k++) {
+      if (atomic_load(&goro__sched.exiting)) return NULL;
+      p_t *p2 = goro__sched.allp[(start + (uint32_t)k) % (uint32_t)n];
+      if (!p2 || p2 == p) continue;
+      if (last) {
+        int64_t w = goro__timers_next(p2);
+        if (w != -1 && w <= now) {
+          /* Run the victim's due timers; what they ready lands on our P. */
+          goro__timers_check(p2, now);
+          *ranTimers = true;
+          bool inh;
+          g_t *g = goro__runqget(p, &inh);
+          if (g) return g;
+        } else if (w != -1 && (*polluntil == -1 || w < *polluntil)) {
+          *polluntil = w;
+        }
+      }
+      if (atomic_load(&p2->status) == P_IDLE) continue;
+      g_t *g = goro__runqsteal(p, p2, last);
+      if (g) {
+        p->steals++;
+        return g;
+      }
+    }
+  }
+  return NULL;
+}
+
+static int64_t min_when(int64_t a, int64_t b) {
+  if (a == -1) return b;
+  if (b == -1) return a;
+  return a < b ? a : b;
+}
+
+static bool any_runq_nonempty(void) {
+  int32_t n = atomic_load(&goro__sched.gomaxprocs);
+  for (int32_t i = 0; i < n; i++) {
+    p_t *p2 = goro__sched.allp[i];
+    if (p2 && atomic_load(&p2->status) != P_IDLE && !goro__runq_empty(p2)) return true;
+  }
+  return false;
+}
+
+static void inject_polled(m_t *m, g_t *list) {
+  /* Gs from netpoll are G_WAITING; make them runnable. */
+  while (list) {
+    g_t *next = list->schedlink;
+    goro__ready(list);
+    list = next;
+  }
+  (void)m;
+}
+
+/* Returns a G to run (with *inherit), or NULL when the runtime exits. */
+static g_t *findrunnable(m_t *m, bool *inherit) {
+top:;
+  if (atomic_load(&goro__sched.exiting)) return NULL;
+  p_t *p = m->p;
+  *inherit = false;
+  if (p->id >= atomic_load(&goro__sched.gomaxprocs)) {
+    /* This P was cut by a GOMAXPROCS shrink. */
+    if (m->spinning) {
+      m->spinning = false;
+      atomic_fetch_sub(&goro__sched.nmspinning, 1);
+    }
+    goro__lock(&goro__sched.lock);
+    p_t *rp = m->p;
+    m->p = NULL;
+    retirep(rp);
+    goro__unlock(&goro__sched.lock);
+    stopm(m);
+    goto top;
+  }
+  int64_t now = goro__nanotime();
+  int64_t polluntil = goro__timers_check(p, now);
+  g_t *g;
+
+  if (p->schedtick % 61 == 0 && atomic_load(&goro__sched.runqsize) > 0) {
+    goro__lock(&goro__sched.lock);
+    g = goro__globrunqget(p, 1);
+    goro__unlock(&goro__sched.lock);
+    if (g) return g;
+  }
+  if ((g = goro__runqget(p, inherit)) != NULL) return g;
+  if (atomic_load(&goro__sched.runqsize) > 0) {
+    goro__lock(&goro__sched.lock);
+    g = goro__globrunqget(p, 0);
+    goro__unlock(&goro__sched.lock);
+    if (g) return g;
+  }
+  /* Non-blocking netpoll before stealing. */
+  if (goro__netpoll_inited() && atomic_load(&goro__netpoll_waiters) > 0 &&
+      atomic_load(&goro__sched.lastpoll) != 0) {
+    int n = 0;
+    g_t *list = goro__netpoll(0, &n);
+    if (list) {
+      inject_polled(m, list);
+      goto top;
+    }
+  }
+  /* Steal, as a spinning M, if not too many are spinning already. */
+  int32_t procs = atomic_load(&goro__sched.gomaxprocs);
+  if (m->spinning || 2 * atomic_load(&goro__sched.nmspinning) <
+                         procs - atomic_load(&goro__sched.npidle)) {
+    if (!m->spinning) {
+      m->spinning = true;
+      atomic_fetch_add(&goro__sched.nmspinning, 1);
+    }
+    bool ranTimers = false;
+    g = stealwork(m, now, &polluntil, &ranTimers);
+    if (g) return g;
+    if (ranTimers) goto top;
+  }
+
+  /* Nothing found: give up the P. */
+  goro__lock(&goro__sched.lock);
+  if (atomic_load(&goro__sched.exiting)) {
+    goro__unlock(&goro__sched.lock);
+    return NULL;
+  }
+  if (atomic_load(&goro__sched.runqsize) > 0) {
+    g = goro__globrunqget(p, 0);
+    goro__unlock(&goro__sched.lock);
+    if (g) return g;
+    goto top;
+  }
+  if (!m->spinning && atomic_load(&goro__sched.needspinning)) {
+    atomic_store(&goro__sched.needspinning, 0);
+    m->spinning = true;
+    atomic_fetch_add(&goro__sched.nmspinning, 1);
+    goro__unlock(&goro__sched.lock);
+    goto top;
+  }
+  p_t *released = goro__releasep(m);
+  goro__pidleput(released);
+  goro__unlock(&goro__sched.lock);
+
+  bool wasSpinning = m->spinning;
+  if (m->spinning) {
+    m->spinning = false;
+    if (atomic_fetch_sub(&goro__sched.nmspinning, 1) - 1 < 0)
+      goro__throw("findrunnable: negative nmspinning");
+    /* Re-check everything after dropping nmspinning (step 3 above). */
+    if (any_runq_nonempty() || atomic_load(&goro__sched.runqsize) > 0) {
+      goro__lock(&goro__sched.lock);
+      p_t *p2 = goro__pidleget();
+      if (!p2) atomic_store(&goro__sched.needspinning, 1);
+      goro__unlock(&goro__sched.lock);
+      if (p2) {
+        goro__acquirep(m, p2);
+        m->spinning = true;
+        atomic_fetch_add(&goro__sched.nmspinning, 1);
+        goto top;
+      }
+    }
+  }
+  (void)wasSpinning;
+
+  /* Sleep in the poller until the earliest timer of any P, if there is a
+   * reason to poll and nobody else is. */
+  int32_t n = atomic_load(&goro__sched.gomaxprocs);
+  for (int32_t i = 0; i < n; i++)
+    if (goro__sched.allp[i]) polluntil = min_when(polluntil, goro__timers_next(goro__sched.allp[i]));
+  if (goro__netpoll_inited() &&
+      (atomic_load(&goro__netpoll_waiters) > 0 || polluntil != -1)) {
+    if (atomic_exchange(&goro__sched.lastpoll, 0) != 0) {
+      atomic_store(&goro__sched.polluntil, polluntil);
+      atomic_store(&m->blocked_in_poll, true);
+      int64_t delay = -1;
+      if (polluntil != -1) {
+        delay = polluntil - goro__nanotime();
+        if (delay < 0) delay = 0;
+      }
+      int cnt = 0;
+      g_t *list = goro__netpoll(delay, &cnt);
+      atomic_store(&m->blocked_in_poll, false);
+      atomic_store(&goro__sched.polluntil, 0);
+      atomic_store(&goro__sched.lastpoll, goro__nanotime());
+      goro__lock(&goro__sched.lock);
+      p_t *p2 = atomic_load(&goro__sched.exiting) ? NULL : goro__pidleget();
+      goro__unlock(&goro__sched.lock);
+      if (p2) {
+        goro__acquirep(m, p2);
+        if (list) inject_polled(m, list);
+        goto top;
+      }
+      if (list) inject_polled(m, list); /* no P: they go to the global queue */
+    } else if (polluntil != -1) {
+      int64_t pu = atomic_load(&goro__sched.polluntil);
+      if (pu == 0 || pu > polluntil) goro__netpoll_break();
+    }
+  }
+  stopm(m);
+  goto top;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running Gs and finishing their requests                             */
+/* ------------------------------------------------------------------ */
+
+static void gdestroy(m_t *m, g_t *g) {
+  p_t *p = m->p;
+  atomic_store(&g->status, G_DEAD);
+  goro__stack_put(p ? &p->stacks : NULL, g->stack_lo, g->stack_size);
+  g->stack_lo = NULL;
+#ifdef GORO_TSAN
+  __tsan_destroy_fiber(g->tsan_fiber);
+  g->tsan_fiber = NULL;
+#endif
+  if (g->lockedm) {
+    m->lockedg = NULL;
+    g->lockedm = NULL;
+    g->lockcount = 0;
+  }
+  free(g->name);
+  g->name = NULL;
+  atomic_fetch_sub(&goro__sched.gcount, 1);
+  if (g == goro__sched.maing) {
+    goro__sched.maing = NULL;
+    atomic_store(&goro__sched.exiting, 1);
+    goro__sched_wake_all();
+  }
+  if (p)
+    goro__gfput(p, g);
+  else {
+    goro__lock(&goro__sched.lock);
+    g->schedlink = goro__sched.gfree;
+    goro__sched.gfree = g;
+    goro__sched.ngfree++;
+    goro__unlock(&goro__sched.lock);
+  }
+}
+
+static void execute(m_t *m, g_t *g, bool inherit) {
+  p_t *p = m->p;
+  for (;;) {
+    m->curg = g;
+    atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+    g->preempt = 0;
+    if (!inherit) {
+      p->schedtick++;
+      atomic_store_explicit(&p->schedtick_pub, p->schedtick, memory_order_relaxed);
+      atomic_store_explicit(&p->preempt, 0, memory_order_relaxed);
+    }
+    p->ctxswitches++;
+    if (!g->stack_lo) start_g(p, g);
+    switch_to_g(m, g);
+
+    /* Back on g0: finish what the G asked for. */
+    g = m->curg;
+    m->curg = NULL;
+    int act = m->action;
+    m->action = ACT_NONE;
+    switch (act) {
+      case ACT_PARK: {
+        goro__commit_fn commit = m->commit;
+        void *arg = m->commit_arg;
+        m->commit = NULL;
+        m->commit_arg = NULL;
+        atomic_store(&g->status, G_WAITING);
+        if (commit && !commit(g, arg)) {
+          /* Aborted park: resume at once, same slice. */
+          atomic_store(&g->status, G_RUNNABLE);
+          inherit = true;
+          p = m->p;
+          continue;
+        }
+        return;
+      }
+      case ACT_YIELD:
+      case ACT_PREEMPT:
+        if (act == ACT_PREEMPT) atomic_fetch_add(&goro__sched.preemptions, 1);
+        atomic_store(&g->status, G_RUNNABLE);
+        goro__lock(&goro__sched.lock);
+        goro__globrunqput(g);
+        goro__unlock(&goro__sched.lock);
+        return;
+      case ACT_EXIT:
+        gdestroy(m, g);
+        return;
+      case ACT_SYSCALL_EXIT:
+        /* Returned from a blocking call without a P: queue it globally;
+         * this M has no P and will idle. */
+        atomic_store(&g->status, G_RUNNABLE);
+        goro__lock(&goro__sched.lock);
+        goro__globrunqput(g);
+        goro__unlock(&goro__sched.lock);
+        goro__wakep();
+        return;
+      default:
+        goro__throw("execute: unknown action %d", act);
+    }
+  }
+}
+
+void goro__mstart_loop(m_t *m) {
+  for (;;) {
+    if (atomic_load(&goro__sched.exiting)) return;
+    if (!m->p) {
+      stopm(m);
+      continue;
+    }
+    if (m->lockedg) {
+      /* Wired to a goroutine that is not running: give the P away and
+       * wait until whoever dequeues it hands it back with a P. */
+      stoplockedm(m);
+      if (atomic_load(&goro__sched.exiting)) return;
+      execute(m, m->lockedg, false);
+      continue;
+    }
+    bool inherit = false;
+    g_t *g = findrunnable(m, &inherit);
+    if (!g) return;
+    if (m->spinning) resetspinning(m);
+    if (g->lockedm && g->lockedm != m) {
+      startlockedm(m, g);
+      continue;
+    }
+    execute(m, g, inherit);
+  }
+}
+
+void goro__sched_wake_all(void) {
+  goro__lock(&goro__sched.lock);
+  for (m_t *m = goro__sched.allm; m; m = m->alllink)
+    if (!m->dead) goro__note_wake(&m->park);
+  goro__unlock(&goro__sched.lock);
+  if (goro__netpoll_inited()) goro__netpoll_break();
+}

@@ -1,0 +1,18 @@
+/* timer.c - per-P timer heaps (placeholder until the timer module lands). */
+#include "internal.h"
+
+int64_t goro__timers_check(p_t *p, int64_t now) {
+  (void)p;
+  (void)now;
+  return -1;
+}
+int64_t goro__timers_next(p_t *p) {
+  (void)p;
+  return -1;
+}
+void goro__timers_p_init(p_t *p) { (void)p; }
+void goro__timers_p_destroy(p_t *p) { (void)p; }
+void goro__timers_move(p_t *from, p_t *to) {
+  (void)from;
+  (void)to;
+}
