@@ -1,0 +1,218 @@
+/* bench_core.c - goro core benchmarks: spawn, yield, parked memory.
+ *
+ * Design: each benchmark runs in its own forked child process, so one
+ * benchmark's recycled G records and cached stacks never flatter the next
+ * one (memory results especially).  The Go counterparts (bench/go/core.go)
+ * re-execute themselves for the same reason.  Output follows the bench
+ * protocol of bench/README.md: one JSON object per line.
+ *
+ *   spawn           spawn N goroutines from the main goroutine, each one
+ *                   counts itself done; wall time until all have run / N.
+ *                   Go: `go f()` N times, f calls wg.Done; main wg.Wait().
+ *   yield           two goroutines on ONE processor each call goro_yield
+ *                   N times; ns per switch = wall / (2N).  The main
+ *                   goroutine is parked meanwhile, so exactly two goroutines
+ *                   take turns.  Go: GOMAXPROCS(1), runtime.Gosched().
+ *   parked_mem_1eK  resident bytes (VmRSS + VmPTE, so page tables count)
+ *                   added by N goroutines that have run and then block
+ *                   forever, divided by N.
+ *
+ * Waiting for "all done" uses a counter and one park of the main goroutine
+ * (goro__park / goro__ready, the runtime's narrow waist) rather than a
+ * goro_waitgroup, so these benchmarks depend on nothing but the scheduler.
+ * The parked goroutines block through goro__park too; a channel receive
+ * would add one wait record (a few dozen bytes) per goroutine, which Go's
+ * version pays (its goroutines block in `<-ch`).
+ */
+#include "../src/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static bool quick;
+
+static void emit(const char *bench, const char *metric, double value) {
+  printf("{\"bench\":\"%s\",\"impl\":\"goro\",\"metric\":\"%s\",\"value\":%.6g}\n", bench,
+         metric, value);
+  fflush(stdout);
+}
+
+/* VmRSS + VmPTE of this process in bytes. */
+static long long resident_bytes(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long long kb = 0, v;
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "VmRSS: %lld kB", &v) == 1) kb += v;
+    if (sscanf(line, "VmPTE: %lld kB", &v) == 1) kb += v;
+  }
+  fclose(f);
+  return kb * 1024;
+}
+
+/* ---- "wait until count reaches target" for the main goroutine ---- */
+
+typedef struct {
+  _Atomic long count;
+  long target;
+  _Atomic(g_t *) waiter;
+} waitcount_t;
+
+/* Runs on the scheduler stack once the waiter is fully switched out. */
+static bool waitcount_commit(g_t *g, void *arg) {
+  waitcount_t *w = arg;
+  atomic_store(&w->waiter, g);
+  if (atomic_load(&w->count) >= w->target) {
+    g_t *expect = g;
+    /* Already done: take ourselves back unless a finisher already did. */
+    if (atomic_compare_exchange_strong(&w->waiter, &expect, NULL)) return false;
+  }
+  return true;
+}
+
+static void waitcount_wait(waitcount_t *w) {
+  while (atomic_load(&w->count) < w->target) goro__park(WR_WAITGROUP, waitcount_commit, w);
+}
+
+static void waitcount_done(waitcount_t *w) {
+  if (atomic_fetch_add(&w->count, 1) + 1 == w->target) {
+    g_t *g = atomic_exchange(&w->waiter, NULL);
+    if (g) goro__ready(g);
+  }
+}
+
+/* ---- spawn ---- */
+
+static void spawn_fn(void *arg) { waitcount_done(arg); }
+
+static void bench_spawn(void) {
+  long n = quick ? 100000 : 1000000;
+  waitcount_t w = {0, n, NULL};
+  int64_t t0 = goro_now();
+  for (long i = 0; i < n; i++)
+    if (goro_go(spawn_fn, &w) < 0) {
+      fprintf(stderr, "bench_core: goro_go failed\n");
+      exit(1);
+    }
+  waitcount_wait(&w);
+  int64_t t1 = goro_now();
+  emit("spawn", "ns_per_op", (double)(t1 - t0) / (double)n);
+}
+
+/* ---- yield ---- */
+
+typedef struct {
+  long n;
+  waitcount_t *w;
+} yield_arg_t;
+
+static void yield_fn(void *arg) {
+  yield_arg_t *a = arg;
+  for (long i = 0; i < a->n; i++) goro_yield();
+  waitcount_done(a->w);
+}
+
+static void bench_yield(void) {
+  long n = quick ? 200000 : 2000000;
+  int prev = goro_maxprocs(1);
+  waitcount_t w = {0, 2, NULL};
+  yield_arg_t a = {n, &w};
+  int64_t t0 = goro_now();
+  goro_go(yield_fn, &a);
+  goro_go(yield_fn, &a);
+  waitcount_wait(&w);
+  int64_t t1 = goro_now();
+  goro_maxprocs(prev);
+  emit("yield", "ns_per_op", (double)(t1 - t0) / (double)(2 * n));
+}
+
+/* ---- parked memory ---- */
+
+static void parked_fn(void *arg) {
+  waitcount_done(arg);
+  goro__park(WR_CHAN_RECV, NULL, NULL); /* never readied */
+}
+
+static void bench_parked_mem(const char *name, long n) {
+  for (int i = 0; i < 4; i++) goro_yield();
+  long long before = resident_bytes();
+  waitcount_t w = {0, n, NULL};
+  for (long i = 0; i < n; i++)
+    if (goro_go(parked_fn, &w) < 0) {
+      fprintf(stderr, "bench_core: goro_go failed at %ld\n", i);
+      exit(1);
+    }
+  waitcount_wait(&w);
+  for (int i = 0; i < 16; i++) goro_yield(); /* let the last ones finish parking */
+  long long after = resident_bytes();
+  emit(name, "bytes_per_g", (double)(after - before) / (double)n);
+}
+
+/* ---- driver ---- */
+
+typedef struct {
+  const char *name;
+  bool full_only; /* skipped with BENCH_QUICK=1 */
+} bench_t;
+
+static const bench_t benches[] = {
+    {"spawn", false},
+    {"yield", false},
+    {"parked_mem_1e5", false},
+    {"parked_mem_1e6", true},
+};
+
+static int run_one(void *arg) {
+  const char *name = arg;
+  if (!strcmp(name, "spawn")) bench_spawn();
+  else if (!strcmp(name, "yield")) bench_yield();
+  else if (!strcmp(name, "parked_mem_1e5")) bench_parked_mem(name, 100000);
+  else if (!strcmp(name, "parked_mem_1e6")) bench_parked_mem(name, 1000000);
+  return 0;
+}
+
+static bool known(const char *name) {
+  for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
+    if (!strcmp(benches[i].name, name)) return true;
+  return false;
+}
+
+int main(int argc, char **argv) {
+  const char *q = getenv("BENCH_QUICK");
+  quick = q && *q && strcmp(q, "0") != 0;
+  if (argc > 1) {
+    if (!known(argv[1])) {
+      fprintf(stderr, "bench_core: unknown benchmark %s\n", argv[1]);
+      return 2;
+    }
+    int r = goro_run(run_one, argv[1]);
+    fflush(stdout);
+    _exit(r < 0 ? 1 : 0); /* skip tearing down a million parked goroutines */
+  }
+  int status = 0;
+  for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
+    if (quick && benches[i].full_only) continue;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("fork");
+      return 1;
+    }
+    if (pid == 0) {
+      int r = goro_run(run_one, (void *)benches[i].name);
+      fflush(stdout);
+      _exit(r < 0 ? 1 : 0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      fprintf(stderr, "bench_core: %s failed (status 0x%x)\n", benches[i].name, st);
+      status = 1;
+    }
+  }
+  return status;
+}
