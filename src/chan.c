@@ -1,0 +1,292 @@
+/* chan.c - channels: make, send, receive, close, reference counting.
+ *
+ * Design (Go's hchan, see chan.h for the layout):
+ *  - One goro__lock_t per channel protects the ring buffer indices, the
+ *    two wait queues and every sudog queued on them.  `closed`, `qcount`
+ *    and the queue heads are also atomics so that non-blocking operations
+ *    can fail without taking the lock (a full/empty open channel is
+ *    reported by two loads; a closed channel never reopens, so the answer
+ *    is one that held at some instant).
+ *  - A send to a waiting receiver copies straight into the receiver's
+ *    destination; a receive from a waiting sender copies straight from
+ *    the sender's value (buffered: oldest element out, sender's value in
+ *    at the tail).  Waiters are served in FIFO order.
+ *  - Waiters are never readied with the lock held: the completer records
+ *    the result in the sudog, unlocks, then calls goro__ready.  close
+ *    collects every waiter on a list linked through g->schedlink (free
+ *    while a G is parked) and readies them after unlocking.
+ *  - A blocking operation puts a sudog that lives on its own stack on the
+ *    queue and parks with a commit that releases the channel lock, so no
+ *    waker can see it before it has fully switched out.
+ *  - Deadlines use the selectdone protocol of timer.h: a waiter that can
+ *    time out is marked needcas, and wakers (including close) complete it
+ *    only after winning CAS(g->selectdone, 0, 1).  If the deadline wins,
+ *    the waiter relocks the channel and unlinks its own sudog.
+ *  - Reference count: make gives one reference; the last release frees
+ *    the channel and is fatal if anything is still queued on it.
+ *
+ * Rejected: a lock-free MPMC ring for buffered channels (select and
+ * close need to observe and change buffer and queues atomically together,
+ * which a single short lock does simply and fast enough); heap-allocated
+ * or per-P cached sudogs for plain send/recv (the waiter's stack is free
+ * and always hot).
+ */
+#include "chan.h"
+
+#include <stdlib.h>
+
+#include "timer.h"
+
+/* ------------------------------------------------------------------ */
+/* make / retain / release                                             */
+/* ------------------------------------------------------------------ */
+
+int goro_chan_make(goro_chan **out, size_t elem_size, size_t cap) {
+  if (!out) return GORO_EINVAL;
+  *out = NULL;
+  if (elem_size > 65535 || cap > ((size_t)1 << 31)) return GORO_EINVAL;
+  size_t bufsz = elem_size * cap; /* < 2^47: no overflow */
+  goro_chan *c = malloc(sizeof *c + bufsz);
+  if (!c) return GORO_ENOMEM;
+  memset(c, 0, sizeof *c);
+  c->cap = (uint32_t)cap;
+  c->elemsize = (uint32_t)elem_size;
+  atomic_init(&c->refs, 1);
+  c->buf = (char *)(c + 1);
+  *out = c;
+  return 0;
+}
+
+goro_chan *goro_chan_retain(goro_chan *c) {
+  if (c) atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+  return c;
+}
+
+void goro_chan_release(goro_chan *c) {
+  if (!c) return;
+  uint32_t old = atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel);
+  if (old > 1) return;
+  if (old == 0) goro__fatal("release of freed channel");
+  goro__lock(&c->lock);
+  bool waiters = atomic_load_explicit(&c->recvq.first, memory_order_relaxed) ||
+                 atomic_load_explicit(&c->sendq.first, memory_order_relaxed);
+  goro__unlock(&c->lock);
+  if (waiters) goro__fatal("free of channel with waiting goroutines");
+  free(c);
+}
+
+size_t goro_chan_len(goro_chan *c) { return c ? goro__chan_qcount(c) : 0; }
+size_t goro_chan_cap(goro_chan *c) { return c ? c->cap : 0; }
+
+/* ------------------------------------------------------------------ */
+/* Blocking helpers                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Block on a NULL channel: forever, or until the deadline. */
+static int nil_chan_block(int reason, int64_t deadline) {
+  if (deadline < 0) {
+    for (;;) goro__park(reason, NULL, NULL);
+  }
+  if (deadline > 0 && goro__nanotime() < deadline) {
+    g_t *g = goro__curg_or_external();
+    atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
+    while (!goro__park_dl(reason, NULL, NULL, deadline)) {
+    }
+  }
+  return GORO_ETIMEDOUT;
+}
+
+static bool commit_unlock_chan(g_t *g, void *arg) {
+  (void)g;
+  goro__unlock(&((goro_chan *)arg)->lock);
+  return true;
+}
+
+/* Queue s on q (lock held), park until completed or the deadline passes.
+ * Returns true if the deadline won (s is unlinked again on return). */
+static bool wait_on(goro_chan *c, goro__waitq_t *q, sudog_t *s, int reason, int64_t deadline) {
+  g_t *g = s->g;
+  s->needcas = deadline > 0;
+  if (s->needcas) atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
+  g->param = NULL;
+  goro__waitq_push(q, s);
+  if (!goro__park_dl(reason, commit_unlock_chan, c, deadline)) return false;
+  goro__lock(&c->lock);
+  if (s->queued) goro__waitq_unlink(q, s);
+  goro__unlock(&c->lock);
+  return true;
+}
+
+static inline bool deadline_passed(int64_t deadline) {
+  return deadline == 0 || (deadline > 0 && goro__nanotime() >= deadline);
+}
+
+/* ------------------------------------------------------------------ */
+/* send                                                                */
+/* ------------------------------------------------------------------ */
+
+/* deadline: -1 forever, 0 try once, else absolute.  fail: the code for
+ * "would block" (GORO_EAGAIN for try, GORO_ETIMEDOUT for deadlines). */
+static int chan_send(goro_chan *c, const void *elem, int64_t deadline, int fail) {
+  if (UNLIKELY(!c)) {
+    if (deadline == 0) return fail;
+    return nil_chan_block(WR_CHAN_SEND_NIL, deadline);
+  }
+  if (deadline == 0) {
+    /* Lock-free failure: open and full.  The closed check must come
+     * after the fullness check (a close after our look is fine). */
+    bool full = c->cap == 0
+                    ? atomic_load_explicit(&c->recvq.first, memory_order_acquire) == NULL
+                    : atomic_load_explicit(&c->qcount, memory_order_acquire) == c->cap;
+    if (full && !atomic_load_explicit(&c->closed, memory_order_acquire)) return fail;
+  }
+  goro__lock(&c->lock);
+  if (UNLIKELY(goro__chan_closed(c))) {
+    goro__unlock(&c->lock);
+    return GORO_ECLOSED;
+  }
+  sudog_t *r = goro__waitq_dequeue(&c->recvq);
+  if (r) {
+    g_t *rg = r->g;
+    goro__chan_send_direct(c, r, elem);
+    goro__unlock(&c->lock);
+    goro__ready(rg);
+    goro__preempt_point();
+    return 0;
+  }
+  if (goro__chan_qcount(c) < c->cap) {
+    goro__chan_buf_put(c, elem);
+    goro__unlock(&c->lock);
+    goro__preempt_point();
+    return 0;
+  }
+  if (deadline_passed(deadline)) {
+    goro__unlock(&c->lock);
+    return fail;
+  }
+  sudog_t s = {.g = goro__curg_or_external(), .elem = (void *)elem, .c = c, .caseidx = -1};
+  if (wait_on(c, &c->sendq, &s, WR_CHAN_SEND, deadline)) return GORO_ETIMEDOUT;
+  return s.success ? 0 : GORO_ECLOSED;
+}
+
+int goro_chan_send(goro_chan *c, const void *elem) {
+  return chan_send(c, elem, GORO_FOREVER, GORO_ETIMEDOUT);
+}
+int goro_chan_send_dl(goro_chan *c, const void *elem, int64_t deadline) {
+  return chan_send(c, elem, deadline, GORO_ETIMEDOUT);
+}
+int goro_chan_try_send(goro_chan *c, const void *elem) {
+  return chan_send(c, elem, 0, GORO_EAGAIN);
+}
+
+/* ------------------------------------------------------------------ */
+/* receive                                                             */
+/* ------------------------------------------------------------------ */
+
+static inline bool chan_empty(goro_chan *c) {
+  return c->cap == 0 ? atomic_load_explicit(&c->sendq.first, memory_order_acquire) == NULL
+                     : atomic_load_explicit(&c->qcount, memory_order_acquire) == 0;
+}
+
+static int recv_closed(goro_chan *c, void *out, bool *ok) {
+  goro__elem_zero(out, c->elemsize);
+  if (ok) *ok = false;
+  return GORO_ECLOSED;
+}
+
+static int chan_recv(goro_chan *c, void *out, bool *ok, int64_t deadline, int fail) {
+  if (UNLIKELY(!c)) {
+    if (ok) *ok = false;
+    if (deadline == 0) return fail;
+    return nil_chan_block(WR_CHAN_RECV_NIL, deadline);
+  }
+  if (deadline == 0 && chan_empty(c)) {
+    /* Lock-free failure: empty and open.  If it is closed, it may have
+     * received a value between the two loads: look again. */
+    if (!atomic_load_explicit(&c->closed, memory_order_acquire)) {
+      if (ok) *ok = false;
+      return fail;
+    }
+    if (chan_empty(c)) return recv_closed(c, out, ok);
+  }
+  goro__lock(&c->lock);
+  if (UNLIKELY(goro__chan_closed(c)) && goro__chan_qcount(c) == 0) {
+    goro__unlock(&c->lock);
+    return recv_closed(c, out, ok);
+  }
+  sudog_t *s = goro__waitq_dequeue(&c->sendq);
+  if (s) {
+    g_t *sg = s->g;
+    goro__chan_recv_direct(c, s, out);
+    goro__unlock(&c->lock);
+    goro__ready(sg);
+    if (ok) *ok = true;
+    goro__preempt_point();
+    return 0;
+  }
+  if (goro__chan_qcount(c) > 0) {
+    goro__chan_buf_take(c, out);
+    goro__unlock(&c->lock);
+    if (ok) *ok = true;
+    goro__preempt_point();
+    return 0;
+  }
+  if (deadline_passed(deadline)) {
+    goro__unlock(&c->lock);
+    if (ok) *ok = false;
+    return fail;
+  }
+  sudog_t r = {.g = goro__curg_or_external(), .elem = out, .c = c, .caseidx = -1};
+  if (wait_on(c, &c->recvq, &r, WR_CHAN_RECV, deadline)) {
+    if (ok) *ok = false;
+    return GORO_ETIMEDOUT;
+  }
+  if (r.success) {
+    if (ok) *ok = true;
+    return 0;
+  }
+  return recv_closed(c, out, ok);
+}
+
+int goro_chan_recv(goro_chan *c, void *out, bool *ok) {
+  return chan_recv(c, out, ok, GORO_FOREVER, GORO_ETIMEDOUT);
+}
+int goro_chan_recv_dl(goro_chan *c, void *out, bool *ok, int64_t deadline) {
+  return chan_recv(c, out, ok, deadline, GORO_ETIMEDOUT);
+}
+int goro_chan_try_recv(goro_chan *c, void *out, bool *ok) {
+  return chan_recv(c, out, ok, 0, GORO_EAGAIN);
+}
+
+/* ------------------------------------------------------------------ */
+/* close                                                               */
+/* ------------------------------------------------------------------ */
+
+int goro_chan_close(goro_chan *c) {
+  if (!c) return GORO_EINVAL;
+  goro__lock(&c->lock);
+  if (goro__chan_closed(c)) {
+    goro__unlock(&c->lock);
+    return GORO_ECLOSED;
+  }
+  atomic_store_explicit(&c->closed, 1, memory_order_release);
+  /* Collect in queue order (receivers first, as Go does) so wake-ups keep
+   * FIFO order; each waiter's record is done with once we unlock. */
+  g_t *head = NULL, **tail = &head;
+  goro__waitq_t *qs[2] = {&c->recvq, &c->sendq};
+  for (int i = 0; i < 2; i++) {
+    sudog_t *s;
+    while ((s = goro__waitq_dequeue(qs[i]))) {
+      s->success = 0;
+      g_t *g = s->g;
+      g->param = s;
+      g->schedlink = NULL;
+      *tail = g;
+      tail = &g->schedlink;
+    }
+  }
+  goro__unlock(&c->lock);
+  goro__ready_list(head);
+  goro__preempt_point();
+  return 0;
+}

@@ -1,0 +1,282 @@
+/* select.c - goro_select: wait on several channel operations at once.
+ *
+ * Design (Go's selectgo):
+ *  1. pollorder: the live cases (non-NULL channel) shuffled with the
+ *     per-M PRNG; this random order is select's fairness guarantee.
+ *  2. lockorder: live cases sorted by channel address; each distinct
+ *     channel is locked once, in that order, so concurrent selects never
+ *     deadlock on each other.
+ *  3. pass 1 (all locked): the first case in pollorder that can proceed
+ *     is completed as a plain send/recv would be, everything is unlocked,
+ *     and its waker (if any) readied.
+ *  4. nothing ready: deadline 0 -> GORO_EAGAIN, passed deadline ->
+ *     GORO_ETIMEDOUT; otherwise pass 2 queues one sudog per live case (in
+ *     lock order) and parks with a commit that unlocks every channel.
+ *     All sudogs are needcas: whoever completes one of them must win
+ *     CAS(g->selectdone, 0, 1), so exactly one case (or the deadline)
+ *     wins; losers unlink and skip the record.
+ *  5. pass 3: relock everything, unlink the sudogs still queued, unlock.
+ *     The winner is g->param (NULL when the deadline won).
+ *
+ * Memory: up to SMALL_N cases use arrays on the caller's stack (no
+ * allocation on the common path); larger selects take one heap block.
+ * The commit runs on the scheduler stack while the goroutine is parked,
+ * reading the goroutine's (stable) stack; it unlocks in reverse lock
+ * order so that the first channel, which the woken goroutine must take
+ * before doing anything else, is released last and nothing on the
+ * goroutine's stack is touched after that.
+ *
+ * Rejected: polling each channel with try operations before locking
+ * (makes the common blocking case slower and is not atomic across
+ * cases).
+ */
+#include "chan.h"
+
+#include <stdlib.h>
+
+#include "timer.h"
+
+#define SMALL_N 16
+
+typedef struct {
+  goro_case *cases;
+  uint16_t *lockorder; /* case indices, channel address order */
+  int nlock;
+} sel_t;
+
+static inline goro_chan *lchan(const sel_t *s, int i) { return s->cases[s->lockorder[i]].chan; }
+
+static void sel_lock(const sel_t *s) {
+  goro_chan *prev = NULL;
+  for (int i = 0; i < s->nlock; i++) {
+    goro_chan *c = lchan(s, i);
+    if (c != prev) goro__lock(&c->lock);
+    prev = c;
+  }
+}
+
+static void sel_unlock(const sel_t *s) {
+  for (int i = s->nlock - 1; i >= 0; i--) {
+    goro_chan *c = lchan(s, i);
+    if (i == 0 || lchan(s, i - 1) != c) goro__unlock(&c->lock);
+  }
+}
+
+/* Commit: runs after the goroutine has switched out.  Reverse order with
+ * index 0 last: until then the goroutine cannot get past relocking it,
+ * so its stack (cases, lockorder, s) stays valid for us. */
+static bool sel_commit(g_t *g, void *arg) {
+  (void)g;
+  sel_unlock(arg);
+  return true;
+}
+
+static inline uintptr_t caddr(goro_case *cases, uint16_t i) { return (uintptr_t)cases[i].chan; }
+
+static void sort_lockorder(goro_case *cases, uint16_t *a, int n) {
+  if (n <= SMALL_N) {
+    for (int i = 1; i < n; i++) {
+      uint16_t v = a[i];
+      uintptr_t k = caddr(cases, v);
+      int j = i;
+      while (j > 0 && caddr(cases, a[j - 1]) > k) {
+        a[j] = a[j - 1];
+        j--;
+      }
+      a[j] = v;
+    }
+    return;
+  }
+  /* Heap sort: O(n log n) with constant extra space. */
+  for (int i = n / 2 - 1; i >= 0; i--) {
+    int r = i;
+    for (;;) {
+      int ch = 2 * r + 1;
+      if (ch >= n) break;
+      if (ch + 1 < n && caddr(cases, a[ch + 1]) > caddr(cases, a[ch])) ch++;
+      if (caddr(cases, a[r]) >= caddr(cases, a[ch])) break;
+      uint16_t t = a[r];
+      a[r] = a[ch];
+      a[ch] = t;
+      r = ch;
+    }
+  }
+  for (int end = n - 1; end > 0; end--) {
+    uint16_t t = a[0];
+    a[0] = a[end];
+    a[end] = t;
+    int r = 0;
+    for (;;) {
+      int ch = 2 * r + 1;
+      if (ch >= end) break;
+      if (ch + 1 < end && caddr(cases, a[ch + 1]) > caddr(cases, a[ch])) ch++;
+      if (caddr(cases, a[r]) >= caddr(cases, a[ch])) break;
+      uint16_t t2 = a[r];
+      a[r] = a[ch];
+      a[ch] = t2;
+      r = ch;
+    }
+  }
+}
+
+static int select_none(int64_t deadline) {
+  if (deadline == 0) return GORO_EAGAIN;
+  if (deadline < 0) {
+    for (;;) goro__park(WR_SELECT_NO_CASES, NULL, NULL);
+  }
+  if (goro__nanotime() < deadline) {
+    g_t *g = goro__curg_or_external();
+    atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
+    while (!goro__park_dl(WR_SELECT, NULL, NULL, deadline)) {
+    }
+  }
+  return GORO_ETIMEDOUT;
+}
+
+/* Pass 1 (all locked): try to complete case i.  Returns 1 if it fired
+ * (*wake set to a goroutine to ready after unlocking, or NULL). */
+static int try_case(goro_case *k, g_t **wake) {
+  goro_chan *c = k->chan;
+  if (k->dir == GORO_RECV) {
+    sudog_t *s = goro__waitq_dequeue(&c->sendq);
+    if (s) {
+      *wake = s->g;
+      goro__chan_recv_direct(c, s, k->elem);
+      k->ok = true;
+      k->err = 0;
+      return 1;
+    }
+    if (goro__chan_qcount(c) > 0) {
+      goro__chan_buf_take(c, k->elem);
+      k->ok = true;
+      k->err = 0;
+      return 1;
+    }
+    if (goro__chan_closed(c)) {
+      goro__elem_zero(k->elem, c->elemsize);
+      k->ok = false;
+      k->err = GORO_ECLOSED;
+      return 1;
+    }
+    return 0;
+  }
+  if (goro__chan_closed(c)) {
+    k->err = GORO_ECLOSED;
+    return 1;
+  }
+  sudog_t *r = goro__waitq_dequeue(&c->recvq);
+  if (r) {
+    *wake = r->g;
+    goro__chan_send_direct(c, r, k->elem);
+    k->err = 0;
+    return 1;
+  }
+  if (goro__chan_qcount(c) < c->cap) {
+    goro__chan_buf_put(c, k->elem);
+    k->err = 0;
+    return 1;
+  }
+  return 0;
+}
+
+int goro_select(goro_case *cases, int n, int64_t deadline) {
+  if (n < 0 || n > 65536 || (n > 0 && !cases)) return GORO_EINVAL;
+  for (int i = 0; i < n; i++)
+    if (cases[i].dir != GORO_SEND && cases[i].dir != GORO_RECV) return GORO_EINVAL;
+
+  uint16_t small_orders[2 * SMALL_N];
+  sudog_t small_sg[SMALL_N];
+  uint16_t *pollorder = small_orders, *lockorder = small_orders + SMALL_N;
+  sudog_t *sg = small_sg;
+  void *heap = NULL;
+  if (n > SMALL_N) {
+    heap = malloc((size_t)n * (sizeof(sudog_t) + 2 * sizeof(uint16_t)));
+    if (!heap) return GORO_ENOMEM;
+    sg = heap;
+    pollorder = (uint16_t *)(sg + n);
+    lockorder = pollorder + n;
+  }
+
+  /* Inside-out Fisher-Yates over the live cases. */
+  int nlive = 0;
+  for (int i = 0; i < n; i++) {
+    if (!cases[i].chan) continue;
+    uint32_t j = (uint32_t)(((uint64_t)goro__fastrand() * (uint32_t)(nlive + 1)) >> 32);
+    pollorder[nlive] = pollorder[j];
+    pollorder[j] = (uint16_t)i;
+    nlive++;
+  }
+  if (nlive == 0) {
+    free(heap);
+    return select_none(deadline);
+  }
+  memcpy(lockorder, pollorder, (size_t)nlive * sizeof(uint16_t));
+  sort_lockorder(cases, lockorder, nlive);
+  sel_t s = {cases, lockorder, nlive};
+
+  /* Pass 1. */
+  sel_lock(&s);
+  for (int i = 0; i < nlive; i++) {
+    int idx = pollorder[i];
+    g_t *wake = NULL;
+    if (try_case(&cases[idx], &wake)) {
+      sel_unlock(&s);
+      if (wake) goro__ready(wake);
+      free(heap);
+      goro__preempt_point();
+      return idx;
+    }
+  }
+  if (deadline == 0 || (deadline > 0 && goro__nanotime() >= deadline)) {
+    sel_unlock(&s);
+    free(heap);
+    return deadline == 0 ? GORO_EAGAIN : GORO_ETIMEDOUT;
+  }
+
+  /* Pass 2: queue on every channel, in lock order. */
+  g_t *g = goro__curg_or_external();
+  atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
+  g->param = NULL;
+  for (int i = 0; i < nlive; i++) {
+    int idx = lockorder[i];
+    goro_case *k = &cases[idx];
+    sudog_t *q = &sg[idx];
+    q->g = g;
+    q->elem = k->elem;
+    q->c = k->chan;
+    q->caseidx = idx;
+    q->needcas = 1;
+    q->success = 0;
+    goro__waitq_push(k->dir == GORO_SEND ? &k->chan->sendq : &k->chan->recvq, q);
+  }
+  goro__park_dl(WR_SELECT, sel_commit, &s, deadline);
+
+  /* Pass 3: unlink the losers. */
+  g = goro__curg_or_external();
+  sudog_t *won = g->param;
+  sel_lock(&s);
+  for (int i = 0; i < nlive; i++) {
+    int idx = lockorder[i];
+    goro_case *k = &cases[idx];
+    sudog_t *q = &sg[idx];
+    if (q->queued) goro__waitq_unlink(k->dir == GORO_SEND ? &k->chan->sendq : &k->chan->recvq, q);
+  }
+  sel_unlock(&s);
+
+  int ret;
+  if (!won) {
+    ret = GORO_ETIMEDOUT;
+  } else {
+    ret = won->caseidx;
+    goro_case *k = &cases[ret];
+    if (k->dir == GORO_RECV) {
+      k->ok = won->success;
+      k->err = won->success ? 0 : GORO_ECLOSED;
+      if (!won->success) goro__elem_zero(k->elem, k->chan->elemsize);
+    } else {
+      k->err = won->success ? 0 : GORO_ECLOSED;
+    }
+  }
+  free(heap);
+  return ret;
+}
