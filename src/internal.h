@@ -270,7 +270,7 @@ typedef struct goro__timers goro__timers_t; /* per-P timer heap (timer.c) */
 struct goro__p {
   int32_t id;
   _Atomic uint32_t status;
-  m_t *m;                          /* owner, when running */
+  _Atomic(m_t *) m;                /* owner, when running (read racily by sysmon/dumps) */
   p_t *link;                       /* idle-P list (sched.lock) */
   uint32_t schedtick;              /* bumped per new time slice */
   _Atomic uint32_t schedtick_pub;  /* copy the monitor reads */
@@ -330,7 +330,7 @@ typedef struct goro__sched {
   _Atomic int64_t ngsys;
   /* global free Gs (lock) */
   g_t *gfree;
-  int32_t ngfree;
+  _Atomic int32_t ngfree;      /* written under lock, read as a hint */
   /* counters */
   _Atomic int64_t gcount;      /* live goroutines */
   _Atomic int64_t spawned;

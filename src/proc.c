@@ -23,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef GORO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #define GFREE_MAX 64
 #define GSLAB 64
 #define GOID_BATCH 16

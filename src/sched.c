@@ -671,8 +671,7 @@ static void gdestroy(m_t *m, g_t *g) {
   free(g->name);
   g->name = NULL;
   atomic_fetch_sub(&goro__sched.gcount, 1);
-  if (g == goro__sched.maing) {
-    goro__sched.maing = NULL;
+  if (g == goro__sched.maing) { /* maing is immutable after start */
     atomic_store(&goro__sched.exiting, 1);
     goro__sched_wake_all();
   }
