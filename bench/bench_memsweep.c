@@ -1,0 +1,128 @@
+/* bench_memsweep.c - goro memory per parked goroutine at N = 1e3 ... 1e6.
+ *
+ * Design: the same measurement as parked_mem_* in bench_core.c (resident
+ * bytes = VmRSS + VmPTE added by N goroutines that have run and then block
+ * forever, / N), repeated for each N in its own forked child, so a larger N
+ * never reuses a smaller one's stacks.  The points feed the memory-vs-N
+ * chart next to Go (bench/go/memsweep.go) and threads
+ * (bench/pthread/memsweep.c).  Small N are noisy (allocator arenas and the
+ * stack region's first page-table pages weigh more), which the chart shows
+ * honestly.  BENCH_QUICK=1 stops at 1e5.
+ */
+#include "../src/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void emit(const char *bench, const char *metric, double value) {
+  printf("{\"bench\":\"%s\",\"impl\":\"goro\",\"metric\":\"%s\",\"value\":%.6g}\n", bench,
+         metric, value);
+  fflush(stdout);
+}
+
+static long long resident_bytes(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long long kb = 0, v;
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "VmRSS: %lld kB", &v) == 1) kb += v;
+    if (sscanf(line, "VmPTE: %lld kB", &v) == 1) kb += v;
+  }
+  fclose(f);
+  return kb * 1024;
+}
+
+/* Count to a target, then ready the parked main goroutine (see bench_core.c). */
+typedef struct {
+  _Atomic long count;
+  long target;
+  _Atomic(g_t *) waiter;
+} waitcount_t;
+
+static bool waitcount_commit(g_t *g, void *arg) {
+  waitcount_t *w = arg;
+  atomic_store(&w->waiter, g);
+  if (atomic_load(&w->count) >= w->target) {
+    g_t *expect = g;
+    if (atomic_compare_exchange_strong(&w->waiter, &expect, NULL)) return false;
+  }
+  return true;
+}
+
+static void waitcount_wait(waitcount_t *w) {
+  while (atomic_load(&w->count) < w->target) goro__park(WR_WAITGROUP, waitcount_commit, w);
+}
+
+static void waitcount_done(waitcount_t *w) {
+  if (atomic_fetch_add(&w->count, 1) + 1 == w->target) {
+    g_t *g = atomic_exchange(&w->waiter, NULL);
+    if (g) goro__ready(g);
+  }
+}
+
+static void parked_fn(void *arg) {
+  waitcount_done(arg);
+  goro__park(WR_CHAN_RECV, NULL, NULL); /* never readied */
+}
+
+typedef struct {
+  const char *name;
+  long n;
+} point_t;
+
+static int run_point(void *arg) {
+  const point_t *pt = arg;
+  for (int i = 0; i < 4; i++) goro_yield();
+  long long before = resident_bytes();
+  waitcount_t w = {0, pt->n, NULL};
+  for (long i = 0; i < pt->n; i++)
+    if (goro_go(parked_fn, &w) < 0) {
+      fprintf(stderr, "bench_memsweep: goro_go failed at %ld\n", i);
+      exit(1);
+    }
+  waitcount_wait(&w);
+  for (int i = 0; i < 16; i++) goro_yield();
+  long long after = resident_bytes();
+  emit(pt->name, "bytes_per_g", (double)(after - before) / (double)pt->n);
+  return 0;
+}
+
+static const point_t points[] = {
+    {"parked_mem_1e3", 1000},
+    {"parked_mem_1e4", 10000},
+    {"parked_mem_1e5", 100000},
+    {"parked_mem_1e6", 1000000},
+};
+enum { NPOINTS = sizeof points / sizeof points[0] };
+
+int main(int argc, char **argv) {
+  const char *q = getenv("BENCH_QUICK");
+  bool quick = q && *q && strcmp(q, "0") != 0;
+  int status = 0;
+  for (int i = 0; i < NPOINTS; i++) {
+    if (argc > 1 && strcmp(argv[1], points[i].name) != 0) continue;
+    if (argc == 1 && quick && points[i].n > 100000) continue;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("fork");
+      return 1;
+    }
+    if (pid == 0) {
+      int r = goro_run(run_point, (void *)&points[i]);
+      fflush(stdout);
+      _exit(r < 0 ? 1 : 0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      fprintf(stderr, "bench_memsweep: %s failed (status 0x%x)\n", points[i].name, st);
+      status = 1;
+    }
+  }
+  return status;
+}

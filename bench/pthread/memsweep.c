@@ -1,0 +1,90 @@
+/* pthread/memsweep.c - memory per parked thread at N = 1e3 and 1e4.
+ *
+ * Design: as bench_memsweep.c, for OS threads with default attributes
+ * (8 MiB stacks) blocked on a condition variable; each N in its own forked
+ * child.  N stops at 1e4: 1e5 threads exceed the kernel's limits on this
+ * kind of machine (threads-max, vm.max_map_count for the stack guards).
+ * Kernel memory per thread (kernel stack, task struct) is not in VmRSS and
+ * is not counted.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static long long resident_bytes(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long long kb = 0, v;
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "VmRSS: %lld kB", &v) == 1) kb += v;
+    if (sscanf(line, "VmPTE: %lld kB", &v) == 1) kb += v;
+  }
+  fclose(f);
+  return kb * 1024;
+}
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t parked_cv = PTHREAD_COND_INITIALIZER; /* never signalled */
+static pthread_cond_t count_cv = PTHREAD_COND_INITIALIZER;
+static long parked;
+
+static void *parked_fn(void *arg) {
+  pthread_mutex_lock(&mu);
+  parked++;
+  pthread_cond_signal(&count_cv);
+  for (;;) pthread_cond_wait(&parked_cv, &mu);
+  return NULL;
+}
+
+static void run_point(const char *name, long n) {
+  long long before = resident_bytes();
+  for (long i = 0; i < n; i++) {
+    pthread_t t;
+    int e = pthread_create(&t, NULL, parked_fn, NULL);
+    if (e) {
+      fprintf(stderr, "pthread_memsweep: pthread_create: %s\n", strerror(e));
+      exit(1);
+    }
+    pthread_detach(t);
+  }
+  pthread_mutex_lock(&mu);
+  while (parked < n) pthread_cond_wait(&count_cv, &mu);
+  pthread_mutex_unlock(&mu);
+  long long after = resident_bytes();
+  printf("{\"bench\":\"%s\",\"impl\":\"pthread\",\"metric\":\"bytes_per_g\",\"value\":%.6g}\n",
+         name, (double)(after - before) / (double)n);
+  fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+  static const struct {
+    const char *name;
+    long n;
+  } points[] = {{"parked_mem_1e3", 1000}, {"parked_mem_1e4", 10000}};
+  int status = 0;
+  for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+    if (argc > 1 && strcmp(argv[1], points[i].name) != 0) continue;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("fork");
+      return 1;
+    }
+    if (pid == 0) {
+      run_point(points[i].name, points[i].n);
+      _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      fprintf(stderr, "pthread_memsweep: %s failed (status 0x%x)\n", points[i].name, st);
+      status = 1;
+    }
+  }
+  return status;
+}
