@@ -123,8 +123,10 @@ typedef struct goro_opts {
 GORO_EXTERN int64_t goro_go(goro_fn fn, void *arg);
 GORO_EXTERN int64_t goro_go_opts(goro_fn fn, void *arg, const goro_opts *opts);
 
-/* Let other goroutines run; the caller goes to the back of the global
- * queue (Go's runtime.Gosched). */
+/* Let other goroutines run (Go's runtime.Gosched): the caller goes to the
+ * back of its processor's run queue; every 61st time slice a processor
+ * serves the global queue first, and idle processors steal, so no
+ * runnable goroutine starves. */
 GORO_EXTERN void goro_yield(void);
 
 /* End the calling goroutine (Go's runtime.Goexit).  Called in the main

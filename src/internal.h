@@ -288,8 +288,11 @@ struct goro__p {
   goro__stack_cache_t stacks;
   goro__timers_t *timers;          /* timer.c */
   void *sudogcache;                /* chan.c */
-  uint64_t ctxswitches, steals;
+  _Atomic uint64_t ctxswitches, steals; /* written by the owner only (relaxed) */
+  int64_t gdelta, spawndelta;      /* goroutine count changes not yet in goro__sched */
   _Atomic uint32_t preempt;        /* monitor: whoever runs here should yield */
+  p_t *spare;                      /* sysmon only: extra P started because this P is hogged */
+  _Atomic uint32_t spare_active;   /* on a spare P: still needed (else it retires) */
   /* run queue: owner pushes at tail; owner and thieves CAS head */
   _Alignas(CACHELINE) _Atomic uint32_t runqhead;
   _Atomic uint32_t runqtail;
@@ -351,6 +354,13 @@ HIDDEN extern goro__sched_t goro__sched;
 /* The current M and G.  Never cache the result across a call that may
  * block: the goroutine may resume on another thread (see DESIGN). */
 HIDDEN m_t *goro__getm(void);
+/* The thread-local itself, for leaf code that cannot migrate (the
+ * function-entry preemption hook). */
+HIDDEN extern __thread m_t *goro__tls_m;
+/* Owner-only counter bump that racy readers (stats) may read. */
+#define GORO_COUNTER_INC(c) \
+  atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + 1, memory_order_relaxed)
+
 static inline g_t *goro__getg(void) {
   m_t *m = goro__getm();
   return m ? m->curg : NULL;

@@ -3,12 +3,32 @@
  * Design (DESIGN.md "Preemption without signals"): C code cannot be
  * stopped at an arbitrary instruction and resumed elsewhere (a goroutine
  * inside malloc would corrupt per-thread caches), so
- *  1. the monitor sets p->preempt when a time slice passes 10 ms, and every
- *     runtime call (goro__preempt_point) and goro_preempt_check -- which an
- *     instrumented build calls at every function entry -- yields when set;
- *  2. a goroutine that still does not yield loses its P (goro__preempt_hog)
- *     to another thread; it keeps running on its own thread and must get a
- *     P back at its next runtime call.
+ *  1. the monitor sets p->preempt when a time slice passes 10 ms; every
+ *     runtime call (goro__preempt_point) and goro_preempt_check yield when
+ *     it is set.  Builds of user code with -finstrument-functions call the
+ *     same check at every function entry (__cyg_profile_func_enter below);
+ *  2. a goroutine that still has not yielded 10 ms later is a hog: if no
+ *     processor is idle, the monitor starts a *spare* P on another thread
+ *     (goro__preempt_hog).  The spare steals the hog's run queue and runs
+ *     everything else; the hog keeps running on its thread with its own P,
+ *     which it gives up at its next runtime call (the pending preempt flag
+ *     sends it through the scheduler).  When the monitor sees the hog's P
+ *     schedule again it marks the spare unneeded and the spare retires at
+ *     its next scheduling point.
+ *
+ * This is Go's "take the P away from a thread stuck outside the runtime"
+ * with the roles swapped: instead of detaching the P from a thread that
+ * may be touching it (which would need a fence on every runtime call to
+ * be safe), the hog keeps a P that nobody else touches and the extra
+ * capacity comes from a P beyond GOMAXPROCS.  Either way, while a hog runs
+ * the process uses GOMAXPROCS + 1 threads' worth of CPU, as Go does.
+ *
+ * Locking: spare creation takes sched.lock; p->spare is touched only by
+ * the monitor; spare_active is atomic.
+ *
+ * Rejected: signal-based async preemption (unsafe in arbitrary C, EINTR
+ * side effects); detaching the hog's P (needs a store-load fence or a
+ * membarrier handshake on every runtime entry).
  */
 #include "sched.h"
 
@@ -27,8 +47,66 @@ void goro_preempt_check(void) {
     goro__preempt_park();
 }
 
+/* Function-entry hooks for user code built with -finstrument-functions.
+ * A leaf check: the thread-local is read directly (no call can switch
+ * goroutines between the read and the test). */
+__attribute__((no_instrument_function, visibility("default"))) void __cyg_profile_func_enter(
+    void *fn, void *site) {
+  (void)fn;
+  (void)site;
+  m_t *m = goro__tls_m;
+  if (UNLIKELY(m != NULL)) {
+    p_t *p = m->p;
+    if (p && UNLIKELY(atomic_load_explicit(&p->preempt, memory_order_relaxed)) && m->curg)
+      goro__preempt_park();
+  }
+}
+
+__attribute__((no_instrument_function, visibility("default"))) void __cyg_profile_func_exit(
+    void *fn, void *site) {
+  (void)fn;
+  (void)site;
+}
+
+/* Called by the monitor for a P whose goroutine ignored a preemption
+ * request for another 10 ms.  Returns true if a spare P was started. */
 bool goro__preempt_hog(p_t *p, m_t *m) {
-  (void)p;
   (void)m;
-  return false;
+  if (p->spare) return false;                          /* already helped */
+  if (atomic_load(&goro__sched.npidle) > 0) return false; /* idle Ps will steal */
+  if (atomic_load(&goro__sched.exiting)) return false;
+  goro__lock(&goro__sched.lock);
+  int32_t procs = atomic_load(&goro__sched.gomaxprocs);
+  p_t *sp = NULL;
+  for (int i = procs; i < GORO_MAXPROCS_LIMIT; i++) {
+    p_t *c = goro__sched.allp[i];
+    if (!c) {
+      c = goro__palloc(i);
+      if (!c) break;
+      goro__sched.allp[i] = c;
+      if (i >= goro__sched.nallp) goro__sched.nallp = i + 1;
+    }
+    if (atomic_load(&c->status) == P_DEAD) {
+      sp = c;
+      break;
+    }
+  }
+  if (sp) {
+    atomic_store(&sp->spare_active, 1);
+    atomic_store(&sp->status, P_IDLE);
+  }
+  goro__unlock(&goro__sched.lock);
+  if (!sp) return false;
+  p->spare = sp;
+  atomic_fetch_add(&goro__sched.handoffs, 1);
+  goro__startm(sp, false, false);
+  return true;
+}
+
+/* The monitor saw p schedule again: its spare is no longer needed. */
+void goro__preempt_hog_done(p_t *p) {
+  if (p->spare) {
+    atomic_store(&p->spare->spare_active, 0);
+    p->spare = NULL;
+  }
 }

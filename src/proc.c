@@ -153,8 +153,18 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
   if (name) {
     g->name = strndup(name, 31);
   }
-  atomic_fetch_add_explicit(&goro__sched.gcount, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&goro__sched.spawned, 1, memory_order_relaxed);
+  if (p) {
+    /* Batched into the global counters so spawning Ps share no line. */
+    p->gdelta++;
+    if (++p->spawndelta >= 64) {
+      atomic_fetch_add_explicit(&goro__sched.gcount, p->gdelta, memory_order_relaxed);
+      atomic_fetch_add_explicit(&goro__sched.spawned, p->spawndelta, memory_order_relaxed);
+      p->gdelta = p->spawndelta = 0;
+    }
+  } else {
+    atomic_fetch_add_explicit(&goro__sched.gcount, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&goro__sched.spawned, 1, memory_order_relaxed);
+  }
   atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
   if (p) {
     goro__runqput(p, g, true);
@@ -257,6 +267,7 @@ p_t *goro__palloc(int id) {
   memset(p, 0, sizeof *p);
   p->id = id;
   p->schedtick = 1; /* so the first slice is not a 61st */
+  atomic_store(&p->status, P_DEAD); /* not on the idle list yet */
   goro__timers_p_init(p);
   return p;
 }
@@ -279,7 +290,8 @@ void goro__procresize(int n) {
     }
     atomic_store(&goro__sched.gomaxprocs, i + 1);
     uint32_t st = atomic_load(&p->status);
-    if (st == P_DEAD || st == P_IDLE) {
+    atomic_store(&p->spare_active, 0); /* a spare here becomes a regular P */
+    if (st == P_DEAD) { /* fresh or retired; an idle spare is already listed */
       p->m = NULL;
       atomic_store(&p->status, P_IDLE);
       p->link = goro__sched.pidle;

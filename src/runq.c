@@ -99,9 +99,7 @@ static bool runqputslow(p_t *p, g_t *g, uint32_t h, uint32_t t) {
 
 void goro__runqput(p_t *p, g_t *g, bool next) {
   if (next) {
-    g_t *old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak(&p->runnext, &old, g)) {
-    }
+    g_t *old = atomic_exchange(&p->runnext, g);
     if (!old) return;
     g = old; /* kick the old runnext to the tail */
   }

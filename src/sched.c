@@ -54,18 +54,18 @@
 
 goro__sched_t goro__sched;
 
-static __thread m_t *tls_m;
+__thread m_t *goro__tls_m;
 
 /* Not inlined, and opaque to the optimizer: a goroutine may resume on
  * another thread after any call that can block, so the thread-local read
  * must happen again every time (DESIGN: the migration hazard). */
 NOINLINE m_t *goro__getm(void) {
-  m_t *m = tls_m;
+  m_t *m = goro__tls_m;
   __asm__ __volatile__("" : "+r"(m)::"memory");
   return m;
 }
 
-void goro__set_tls_m(m_t *m) { tls_m = m; }
+void goro__set_tls_m(m_t *m) { goro__tls_m = m; }
 
 /* ------------------------------------------------------------------ */
 /* Switching between a G and g0                                        */
@@ -184,8 +184,16 @@ static void retirep(p_t *p) {
   p->ngfree = 0;
 }
 
+static void flush_counts(p_t *p) {
+  if (p->gdelta) atomic_fetch_add_explicit(&goro__sched.gcount, p->gdelta, memory_order_relaxed);
+  if (p->spawndelta)
+    atomic_fetch_add_explicit(&goro__sched.spawned, p->spawndelta, memory_order_relaxed);
+  p->gdelta = p->spawndelta = 0;
+}
+
 void goro__pidleput(p_t *p) {
-  if (p->id >= atomic_load(&goro__sched.gomaxprocs)) {
+  flush_counts(p);
+  if (p->id >= atomic_load(&goro__sched.gomaxprocs) && !atomic_load(&p->spare_active)) {
     retirep(p);
     return;
   }
@@ -474,7 +482,7 @@ static g_t *stealwork(m_t *m, int64_t now, int64_t *polluntil, bool *ranTimers) 
       if (atomic_load(&p2->status) == P_IDLE) continue;
       g_t *g = goro__runqsteal(p, p2, last);
       if (g) {
-        p->steals++;
+        GORO_COUNTER_INC(p->steals);
         return g;
       }
     }
@@ -513,8 +521,9 @@ top:;
   if (atomic_load(&goro__sched.exiting)) return NULL;
   p_t *p = m->p;
   *inherit = false;
-  if (p->id >= atomic_load(&goro__sched.gomaxprocs)) {
-    /* This P was cut by a GOMAXPROCS shrink. */
+  if (UNLIKELY(p->id >= atomic_load(&goro__sched.gomaxprocs)) && !atomic_load(&p->spare_active)) {
+    /* This P was cut by a GOMAXPROCS shrink, or was a spare no longer
+     * needed (see preempt.c). */
     if (m->spinning) {
       m->spinning = false;
       atomic_fetch_sub(&goro__sched.nmspinning, 1);
@@ -527,8 +536,11 @@ top:;
     stopm(m);
     goto top;
   }
-  int64_t now = goro__nanotime();
-  int64_t polluntil = goro__timers_check(p, now);
+  int64_t now = 0, polluntil = goro__timers_next(p);
+  if (polluntil != -1) {
+    now = goro__nanotime();
+    if (polluntil <= now) polluntil = goro__timers_check(p, now);
+  }
   g_t *g;
 
   if (p->schedtick % 61 == 0 && atomic_load(&goro__sched.runqsize) > 0) {
@@ -563,6 +575,7 @@ top:;
       atomic_fetch_add(&goro__sched.nmspinning, 1);
     }
     bool ranTimers = false;
+    if (now == 0) now = goro__nanotime();
     g = stealwork(m, now, &polluntil, &ranTimers);
     if (g) return g;
     if (ranTimers) goto top;
@@ -656,7 +669,7 @@ top:;
 
 static void gdestroy(m_t *m, g_t *g) {
   p_t *p = m->p;
-  atomic_store(&g->status, G_DEAD);
+  atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
   goro__stack_put(p ? &p->stacks : NULL, g->stack_lo, g->stack_size);
   g->stack_lo = NULL;
 #ifdef GORO_TSAN
@@ -670,7 +683,14 @@ static void gdestroy(m_t *m, g_t *g) {
   }
   free(g->name);
   g->name = NULL;
-  atomic_fetch_sub(&goro__sched.gcount, 1);
+  if (p) {
+    if (--p->gdelta <= -64) {
+      atomic_fetch_add_explicit(&goro__sched.gcount, p->gdelta, memory_order_relaxed);
+      p->gdelta = 0;
+    }
+  } else {
+    atomic_fetch_sub(&goro__sched.gcount, 1);
+  }
   if (g == goro__sched.maing) { /* maing is immutable after start */
     atomic_store(&goro__sched.exiting, 1);
     goro__sched_wake_all();
@@ -697,7 +717,7 @@ static void execute(m_t *m, g_t *g, bool inherit) {
       atomic_store_explicit(&p->schedtick_pub, p->schedtick, memory_order_relaxed);
       atomic_store_explicit(&p->preempt, 0, memory_order_relaxed);
     }
-    p->ctxswitches++;
+    GORO_COUNTER_INC(p->ctxswitches);
     if (!g->stack_lo) start_g(p, g);
     switch_to_g(m, g);
 
@@ -712,7 +732,8 @@ static void execute(m_t *m, g_t *g, bool inherit) {
         void *arg = m->commit_arg;
         m->commit = NULL;
         m->commit_arg = NULL;
-        atomic_store(&g->status, G_WAITING);
+        /* Relaxed: the commit's lock release publishes it. */
+        atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
         if (commit && !commit(g, arg)) {
           /* Aborted park: resume at once, same slice. */
           atomic_store(&g->status, G_RUNNABLE);
@@ -723,9 +744,14 @@ static void execute(m_t *m, g_t *g, bool inherit) {
         return;
       }
       case ACT_YIELD:
+        /* Back of this P's queue: the 61st-tick check and stealing keep
+         * the other queues fair, and the common ping-pong stays local. */
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        goro__runqput(p, g, false);
+        return;
       case ACT_PREEMPT:
-        if (act == ACT_PREEMPT) atomic_fetch_add(&goro__sched.preemptions, 1);
-        atomic_store(&g->status, G_RUNNABLE);
+        atomic_fetch_add(&goro__sched.preemptions, 1);
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
         goro__lock(&goro__sched.lock);
         goro__globrunqput(g);
         goro__unlock(&goro__sched.lock);

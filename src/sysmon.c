@@ -29,6 +29,7 @@ static _Atomic int sysmon_stop_flag;
 static bool sysmon_running;
 
 HIDDEN bool goro__preempt_hog(p_t *p, m_t *m); /* preempt.c */
+HIDDEN void goro__preempt_hog_done(p_t *p);
 
 static int retake(int64_t now) {
   int n = 0;
@@ -42,18 +43,19 @@ static int retake(int64_t now) {
       if (p->sysmon_schedtick != t) {
         p->sysmon_schedtick = t;
         p->sysmon_schedwhen = now;
+        goro__preempt_hog_done(p);
       } else if (now - p->sysmon_schedwhen >= FORCE_PREEMPT_NS) {
         if (atomic_exchange(&p->preempt, 1) == 0) {
           /* first request for this slice */
         } else if (now - p->sysmon_schedwhen >= 2 * FORCE_PREEMPT_NS) {
-          m_t *m = p->m;
-          if (m && goro__preempt_hog(p, m)) {
-            p->sysmon_schedwhen = now;
-            n++;
-          }
+          m_t *m = atomic_load(&p->m);
+          if (m && goro__preempt_hog(p, m)) n++;
         }
       }
-    } else if (s == P_SYSCALL) {
+    } else {
+      goro__preempt_hog_done(p);
+    }
+    if (s == P_SYSCALL) {
       uint32_t t = atomic_load(&p->syscalltick);
       if (p->sysmon_syscalltick != t) {
         p->sysmon_syscalltick = t;
