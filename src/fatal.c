@@ -21,9 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define ALTSTACK_SIZE (128 << 10)
+
+/* backtrace.c: dump every goroutine; the one on this thread is walked
+ * from the signal's ucontext. */
+HIDDEN void goro__dump_all_ctx(int fd, const void *uc);
 
 static _Atomic int fatal_once;
 static struct sigaction old_segv, old_bus, old_quit;
@@ -95,7 +100,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
                      (long long)g->id, sig == SIGSEGV ? "SIGSEGV" : "SIGBUS", si->si_addr,
                      g->stack_size ? g->stack_size : goro__stack_default);
     write_all(2, buf, (size_t)n);
-    goro__dump_all(2, true);
+    goro__dump_all_ctx(2, uc);
     _exit(2);
   }
   if (g && !atomic_load(&fatal_once)) {
@@ -105,20 +110,33 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
                      "goro: unexpected signal %s (fault address %p) in goroutine %lld\n\n",
                      sig == SIGSEGV ? "SIGSEGV" : "SIGBUS", si->si_addr, (long long)g->id);
     write_all(2, buf, (size_t)n);
-    goro__dump_all(2, true);
+    goro__dump_all_ctx(2, uc);
   }
   chain(sig, si, uc, sig == SIGSEGV ? &old_segv : &old_bus);
 }
 
 static void on_quit(int sig, siginfo_t *si, void *uc) {
   (void)sig;
-  (void)si;
-  (void)uc;
   if (atomic_exchange(&fatal_once, 1)) {
     for (;;) pause();
   }
-  write_all(2, "SIGQUIT: quit\n\n", 15);
-  goro__dump_all(2, true);
+  /* Go prints "SIGQUIT: quit", then "PC=... m=N sigcode=N", then every
+   * goroutine. */
+  char buf[160];
+  m_t *m = goro__getm();
+  uintptr_t pc = 0;
+#if defined(__x86_64__)
+  pc = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+#endif
+  int n;
+  if (m)
+    n = snprintf(buf, sizeof buf, "SIGQUIT: quit\nPC=%#lx m=%lld sigcode=%d\n\n", (unsigned long)pc,
+                 (long long)m->id, si ? si->si_code : 0);
+  else
+    n = snprintf(buf, sizeof buf, "SIGQUIT: quit\nPC=%#lx m=nil sigcode=%d\n\n", (unsigned long)pc,
+                 si ? si->si_code : 0);
+  write_all(2, buf, (size_t)n);
+  goro__dump_all_ctx(2, m && m->curg ? uc : NULL);
   _exit(2);
 }
 
