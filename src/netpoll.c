@@ -1,14 +1,427 @@
-/* netpoll.c - poll descriptors (placeholder until the network module lands). */
+/* netpoll.c - poll descriptors: the portable half of the network poller.
+ *
+ * Purpose: park goroutines on file descriptors until the epoll backend
+ * (netpoll_epoll.c) reports them ready, until a deadline passes, or until
+ * the descriptor is closed with goro_close.
+ *
+ * Design:
+ *   - One poll descriptor (pd) per registered fd.  A pd is registered with
+ *     epoll exactly once, edge-triggered, for EPOLLIN|EPOLLOUT|EPOLLRDHUP.
+ *     The epoll data is a tag: bit 63 set (so it can never equal the
+ *     backend's own pointer tag), the pd's generation (31 bits) and the
+ *     pd's index (32 bits).  The generation is bumped whenever the pd is
+ *     closed or reused, and an event whose generation differs from the
+ *     pd's is dropped: an event already pulled out of epoll for a closed
+ *     fd cannot wake whoever uses that fd number (or that pd) next.
+ *   - pds come from a type-stable cache: slabs that are never freed while
+ *     the runtime runs, found by index.  A late event, or a goroutine that
+ *     wakes after its fd was closed, may still lock a pd that has been
+ *     recycled; it sees the generation change and backs off.
+ *   - fd -> pd: a two-level table (4096-entry chunks made on first use,
+ *     never moved), read without locks.  Written only under reg_lock.
+ *   - Per direction (read, write) a pd has a "ready" flag and a list of
+ *     waiters.  An event wakes every waiter of its direction, or, if there
+ *     is none, sets the flag so the next goroutine that was about to wait
+ *     retries its system call instead.  Callers always try the system
+ *     call first and wait only after EAGAIN, so with edge triggering no
+ *     readiness is lost: data that arrives after the EAGAIN produces a new
+ *     edge, and an edge processed before the waiter enlists leaves the flag.
+ *   - Several goroutines may wait on one fd and direction (several
+ *     acceptors on a listener, a reader and a wait_fd caller).  They are
+ *     all woken by one edge and retry; waking only one would lose the
+ *     readiness of the others under edge triggering when the woken one
+ *     does not drain the socket.  The herd is bounded by the number of
+ *     goroutines sharing one fd, which is small in practice.
+ *   - Waiter records live on the waiting goroutine's stack.  Deadlines use
+ *     goro__park_dl: every waker (event, close) must win
+ *     CAS(&g->selectdone, 0, 1) before readying; a loser only unlinks the
+ *     record.  After waking, the goroutine always takes the pd lock to
+ *     unlink itself if still linked, so a waker holding the lock may touch
+ *     the record safely.
+ *   - goro__netpoll_waiters counts goroutines parked here (incremented
+ *     before parking, decremented by the goroutine after it wakes), so the
+ *     scheduler keeps polling and the deadlock detector stays quiet.
+ *
+ * Locks: reg_lock protects the fd table, the pd free list and slab growth.
+ * pd->lock protects every field of the pd and the waiter records linked
+ * into it.  Order: reg_lock before pd->lock (never the other way).
+ *
+ * Rejected: Go's lock-free per-direction words (nil/ready/wait/G*) allow a
+ * single waiter per direction, which would force a separate mutex per fd to
+ * serialize acceptors; the pd lock here is uncontended in the common case
+ * (one goroutine per connection) and makes close and deadlines simple.
+ * Level-triggered epoll with re-arming (EPOLLONESHOT) costs an epoll_ctl per
+ * wait.
+ */
 #include "netpoll.h"
+#include "timer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 _Atomic int32_t goro__netpoll_waiters;
 
-void goro__netpoll_event(uint64_t data, uint32_t events, g_t **head, g_t **tail, int *n) {
-  (void)data;
-  (void)events;
-  (void)head;
-  (void)tail;
-  (void)n;
+/* Exported to net.c (declared there; see the note in net.c). */
+HIDDEN int goro__pd_open(int fd, bool notsock);
+HIDDEN int goro__pd_wait(int fd, int events, int64_t deadline);
+HIDDEN int goro__pd_close(int fd);
+HIDDEN bool goro__pd_notsock(int fd);
+HIDDEN void goro__pd_set_notsock(int fd);
+/* resolve.c: stop the resolver threads at shutdown. */
+HIDDEN void goro__resolve_fini(void);
+
+enum { DIR_READ = 0, DIR_WRITE = 1 };
+
+typedef struct pd_waiter {
+  g_t *g;
+  struct pd_waiter *next, *prev;
+  uint8_t linked; /* in the pd's list (pd->lock) */
+  uint8_t fired;  /* woken by readiness or close (pd->lock) */
+} pd_waiter_t;
+
+typedef struct goro__pd {
+  goro__lock_t lock;
+  uint32_t seq;      /* generation, 31 bits used in tags */
+  uint32_t idx;      /* index in the slabs (immutable) */
+  int fd;            /* fd this pd serves, -1 when free */
+  uint8_t closing;   /* closed or free: waiters get GORO_ECLOSED */
+  uint8_t notsock;   /* writes use write(2), not send(2) */
+  uint8_t ready[2];
+  pd_waiter_t *head[2], *tail[2];
+  struct goro__pd *freenext; /* free list (reg_lock) */
+} pd_t;
+
+#define PD_SLAB_SHIFT 8
+#define PD_SLAB (1u << PD_SLAB_SHIFT)
+#define PD_SLABS 65536u /* 16M descriptors */
+#define FD_CHUNK_SHIFT 12
+#define FD_CHUNK (1u << FD_CHUNK_SHIFT)
+#define FD_CHUNKS 16384u /* fds below 64M */
+#define TAG_BIT ((uint64_t)1 << 63)
+#define SEQ_MASK 0x7fffffffu
+
+static _Atomic(pd_t *) pd_slabs[PD_SLABS];
+static uint32_t pd_count;       /* pds made (reg_lock) */
+static pd_t *pd_free;           /* reg_lock */
+static _Atomic(_Atomic(pd_t *) *) fd_chunks[FD_CHUNKS];
+static goro__lock_t reg_lock;
+
+static inline pd_t *pd_at(uint32_t idx) {
+  pd_t *slab = atomic_load_explicit(&pd_slabs[idx >> PD_SLAB_SHIFT], memory_order_acquire);
+  return slab ? &slab[idx & (PD_SLAB - 1)] : NULL;
 }
 
-void goro__netpoll_pd_fini(void) {}
+static inline pd_t *pd_lookup(int fd) {
+  if (fd < 0 || ((uint32_t)fd >> FD_CHUNK_SHIFT) >= FD_CHUNKS) return NULL;
+  _Atomic(pd_t *) *chunk =
+      atomic_load_explicit(&fd_chunks[(uint32_t)fd >> FD_CHUNK_SHIFT], memory_order_acquire);
+  if (!chunk) return NULL;
+  return atomic_load_explicit(&chunk[(uint32_t)fd & (FD_CHUNK - 1)], memory_order_acquire);
+}
+
+static inline uint64_t pd_tag(pd_t *pd) {
+  return TAG_BIT | ((uint64_t)(pd->seq & SEQ_MASK) << 32) | pd->idx;
+}
+
+/* reg_lock held.  Returns a pd with its lock free, or NULL. */
+static pd_t *pd_alloc_locked(void) {
+  pd_t *pd = pd_free;
+  if (pd) {
+    pd_free = pd->freenext;
+    pd->freenext = NULL;
+    return pd;
+  }
+  uint32_t idx = pd_count;
+  if ((idx >> PD_SLAB_SHIFT) >= PD_SLABS) return NULL;
+  if ((idx & (PD_SLAB - 1)) == 0) {
+    pd_t *slab = calloc(PD_SLAB, sizeof *slab);
+    if (!slab) return NULL;
+    for (uint32_t i = 0; i < PD_SLAB; i++) {
+      slab[i].idx = idx + i;
+      slab[i].fd = -1;
+      slab[i].closing = 1;
+    }
+    atomic_store_explicit(&pd_slabs[idx >> PD_SLAB_SHIFT], slab, memory_order_release);
+  }
+  pd_count++;
+  return pd_at(idx);
+}
+
+/* reg_lock held. */
+static void pd_free_locked(pd_t *pd) {
+  pd->freenext = pd_free;
+  pd_free = pd;
+}
+
+/* reg_lock held.  The table slot for fd, made on first use. */
+static _Atomic(pd_t *) *fd_slot_locked(int fd) {
+  uint32_t c = (uint32_t)fd >> FD_CHUNK_SHIFT;
+  if (fd < 0 || c >= FD_CHUNKS) return NULL;
+  _Atomic(pd_t *) *chunk = atomic_load_explicit(&fd_chunks[c], memory_order_relaxed);
+  if (!chunk) {
+    chunk = calloc(FD_CHUNK, sizeof *chunk);
+    if (!chunk) return NULL;
+    atomic_store_explicit(&fd_chunks[c], chunk, memory_order_release);
+  }
+  return &chunk[(uint32_t)fd & (FD_CHUNK - 1)];
+}
+
+static inline void list_push(pd_t *pd, int d, pd_waiter_t *w) {
+  w->next = NULL;
+  w->prev = pd->tail[d];
+  if (pd->tail[d])
+    pd->tail[d]->next = w;
+  else
+    pd->head[d] = w;
+  pd->tail[d] = w;
+  w->linked = 1;
+}
+
+static inline void list_remove(pd_t *pd, int d, pd_waiter_t *w) {
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    pd->head[d] = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    pd->tail[d] = w->prev;
+  w->next = w->prev = NULL;
+  w->linked = 0;
+}
+
+/* pd->lock held.  Detach every waiter of direction d; those whose
+ * goroutine we win are appended to the list.  Returns how many. */
+static int take_waiters(pd_t *pd, int d, g_t **head, g_t **tail) {
+  int woke = 0;
+  pd_waiter_t *w = pd->head[d];
+  pd->head[d] = pd->tail[d] = NULL;
+  while (w) {
+    pd_waiter_t *next = w->next;
+    g_t *g = w->g;
+    w->linked = 0;
+    w->next = w->prev = NULL;
+    uint32_t zero = 0;
+    if (atomic_compare_exchange_strong(&g->selectdone, &zero, 1)) {
+      w->fired = 1;
+      g->schedlink = NULL;
+      if (*tail)
+        (*tail)->schedlink = g;
+      else
+        *head = g;
+      *tail = g;
+      woke++;
+    }
+    w = next;
+  }
+  return woke;
+}
+
+void goro__netpoll_event(uint64_t data, uint32_t events, g_t **head, g_t **tail, int *n) {
+  if (!(data & TAG_BIT)) return;
+  pd_t *pd = pd_at((uint32_t)data);
+  if (!pd) return;
+  uint32_t seq = (uint32_t)(data >> 32) & SEQ_MASK;
+  goro__lock(&pd->lock);
+  if ((pd->seq & SEQ_MASK) != seq || pd->closing) {
+    goro__unlock(&pd->lock);
+    return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) {
+    int w = take_waiters(pd, DIR_READ, head, tail);
+    pd->ready[DIR_READ] = w == 0;
+    *n += w;
+  }
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+    int w = take_waiters(pd, DIR_WRITE, head, tail);
+    pd->ready[DIR_WRITE] = w == 0;
+    *n += w;
+  }
+  goro__unlock(&pd->lock);
+}
+
+/* Mark pd closed and ready every waiter (they see the generation change
+ * and return GORO_ECLOSED).  The pd is no longer in the table. */
+static void pd_retire(pd_t *pd) {
+  g_t *head = NULL, *tail = NULL;
+  goro__lock(&pd->lock);
+  pd->closing = 1;
+  pd->seq++;
+  pd->fd = -1;
+  pd->ready[0] = pd->ready[1] = 0;
+  take_waiters(pd, DIR_READ, &head, &tail);
+  take_waiters(pd, DIR_WRITE, &head, &tail);
+  goro__unlock(&pd->lock);
+  goro__ready_list(head);
+  goro__lock(&reg_lock);
+  pd_free_locked(pd);
+  goro__unlock(&reg_lock);
+}
+
+/* Register fd.  replace: the fd is fresh (just made by socket/accept), so
+ * any table entry is stale (its fd was closed without goro_close) and is
+ * retired.  Otherwise an existing entry is used as is.  Returns 0 and the
+ * pd, or a negative code (epoll refuses regular files with -EPERM). */
+static int pd_register(int fd, bool replace, bool notsock, pd_t **out) {
+  int epfd = goro__netpoll_epfd();
+  if (epfd < 0) return GORO_ENOTRUNNING;
+  goro__lock(&reg_lock);
+  _Atomic(pd_t *) *slot = fd_slot_locked(fd);
+  if (!slot) {
+    goro__unlock(&reg_lock);
+    return fd < 0 ? GORO_EBADF : GORO_ENOMEM;
+  }
+  pd_t *old = atomic_load_explicit(slot, memory_order_relaxed);
+  if (old && !replace) {
+    goro__unlock(&reg_lock);
+    *out = old;
+    return 0;
+  }
+  pd_t *pd = pd_alloc_locked();
+  if (!pd) {
+    goro__unlock(&reg_lock);
+    return GORO_ENOMEM;
+  }
+  goro__lock(&pd->lock);
+  pd->seq++;
+  pd->fd = fd;
+  pd->closing = 0;
+  pd->notsock = notsock;
+  pd->ready[0] = pd->ready[1] = 0;
+  pd->head[0] = pd->head[1] = pd->tail[0] = pd->tail[1] = NULL;
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                           .data.u64 = pd_tag(pd)};
+  goro__unlock(&pd->lock);
+  int r = epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+  if (r != 0 && errno == EEXIST) r = epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+  if (r != 0) {
+    int e = errno;
+    goro__lock(&pd->lock);
+    pd->closing = 1;
+    pd->fd = -1;
+    goro__unlock(&pd->lock);
+    pd_free_locked(pd);
+    goro__unlock(&reg_lock);
+    return -e;
+  }
+  atomic_store_explicit(slot, pd, memory_order_release);
+  goro__unlock(&reg_lock);
+  if (old) pd_retire(old);
+  *out = pd;
+  return 0;
+}
+
+int goro__pd_open(int fd, bool notsock) {
+  pd_t *pd;
+  return pd_register(fd, true, notsock, &pd);
+}
+
+int goro__pd_close(int fd) {
+  goro__lock(&reg_lock);
+  pd_t *pd = pd_lookup(fd);
+  if (pd) {
+    _Atomic(pd_t *) *slot = fd_slot_locked(fd);
+    atomic_store_explicit(slot, NULL, memory_order_release);
+  }
+  goro__unlock(&reg_lock);
+  if (!pd) return 0;
+  int epfd = goro__netpoll_epfd();
+  struct epoll_event ev = {0};
+  if (epfd >= 0) epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev); /* dup'd fds keep it otherwise */
+  pd_retire(pd);
+  return 1;
+}
+
+bool goro__pd_notsock(int fd) {
+  pd_t *pd = pd_lookup(fd);
+  return pd && __atomic_load_n(&pd->notsock, __ATOMIC_RELAXED);
+}
+
+void goro__pd_set_notsock(int fd) {
+  pd_t *pd = pd_lookup(fd);
+  if (pd) __atomic_store_n(&pd->notsock, 1, __ATOMIC_RELAXED);
+}
+
+/* Wait until fd is ready for `events` (GORO_READABLE | GORO_WRITABLE).
+ * The caller has just seen EAGAIN (or wants to wait regardless).
+ * Returns the directions that fired (> 0; may be a spurious wake-up, the
+ * caller retries its call), GORO_ETIMEDOUT, GORO_ECLOSED, or an error. */
+int goro__pd_wait(int fd, int events, int64_t deadline) {
+  g_t *g = goro__getg();
+  if (!g) return GORO_ENOTGOROUTINE;
+  events &= GORO_READABLE | GORO_WRITABLE;
+  if (!events) return GORO_EINVAL;
+  pd_t *pd = pd_lookup(fd);
+  if (!pd) {
+    int r = pd_register(fd, false, false, &pd);
+    if (r < 0) return r;
+  }
+  if (deadline == 0) return GORO_ETIMEDOUT;
+  if (deadline > 0 && goro__nanotime() >= deadline) return GORO_ETIMEDOUT;
+
+  goro__lock(&pd->lock);
+  if (pd->closing || pd->fd != fd) {
+    goro__unlock(&pd->lock);
+    return GORO_ECLOSED;
+  }
+  int fired = 0;
+  if ((events & GORO_READABLE) && pd->ready[DIR_READ]) {
+    pd->ready[DIR_READ] = 0;
+    fired |= GORO_READABLE;
+  }
+  if ((events & GORO_WRITABLE) && pd->ready[DIR_WRITE]) {
+    pd->ready[DIR_WRITE] = 0;
+    fired |= GORO_WRITABLE;
+  }
+  if (fired) {
+    goro__unlock(&pd->lock);
+    return fired;
+  }
+  uint32_t seq = pd->seq;
+  pd_waiter_t w[2];
+  memset(w, 0, sizeof w);
+  atomic_store(&g->selectdone, 0);
+  if (events & GORO_READABLE) {
+    w[DIR_READ].g = g;
+    list_push(pd, DIR_READ, &w[DIR_READ]);
+  }
+  if (events & GORO_WRITABLE) {
+    w[DIR_WRITE].g = g;
+    list_push(pd, DIR_WRITE, &w[DIR_WRITE]);
+  }
+  atomic_fetch_add(&goro__netpoll_waiters, 1);
+  bool timedout = goro__park_dl(WR_IO_WAIT, goro__commit_unlock, &pd->lock, deadline);
+  goro__lock(&pd->lock);
+  for (int d = 0; d < 2; d++)
+    if (w[d].linked) list_remove(pd, d, &w[d]);
+  bool closed = pd->seq != seq;
+  goro__unlock(&pd->lock);
+  atomic_fetch_sub(&goro__netpoll_waiters, 1);
+  if (closed) return GORO_ECLOSED;
+  if (timedout) return GORO_ETIMEDOUT;
+  fired = (w[DIR_READ].fired ? GORO_READABLE : 0) | (w[DIR_WRITE].fired ? GORO_WRITABLE : 0);
+  return fired ? fired : events;
+}
+
+void goro__netpoll_pd_fini(void) {
+  goro__resolve_fini();
+  for (uint32_t c = 0; c < FD_CHUNKS; c++) {
+    _Atomic(pd_t *) *chunk = atomic_load(&fd_chunks[c]);
+    if (chunk) {
+      free((void *)chunk);
+      atomic_store(&fd_chunks[c], NULL);
+    }
+  }
+  for (uint32_t s = 0; s < PD_SLABS; s++) {
+    pd_t *slab = atomic_load(&pd_slabs[s]);
+    if (!slab) break;
+    free(slab);
+    atomic_store(&pd_slabs[s], NULL);
+  }
+  pd_count = 0;
+  pd_free = NULL;
+  atomic_store(&goro__netpoll_waiters, 0);
+}
