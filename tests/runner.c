@@ -352,6 +352,7 @@ static int run_all(char **filters, int nf, int jobs) {
     for (int s = 0; s < jobs; s++) {
       if (!busy[s]) continue;
       if (run[s].deadline - now < wait) wait = run[s].deadline - now;
+      if (run[s].fd < 0 && wait > 1) wait = 1; /* output done: reap soon */
       if (run[s].fd >= 0) {
         pfd[np].fd = run[s].fd;
         pfd[np].events = POLLIN;
