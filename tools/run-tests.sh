@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# run-tests.sh - the full test matrix (`make test`, and CI through .ci/run).
+#
+# Stages, each in its own build directory under the source tree:
+#   normal    build/           goro_tests at GORO_MAXPROCS=1 and =$(nproc)
+#   asan      build-asan/      ASan+UBSan, both MAXPROCS, GORO_TEST_STRESS=0
+#   tsan      build-tsan/      TSan, both MAXPROCS, GORO_TEST_STRESS=0
+#   ucontext  build-ucontext/  the portable context switch, MAXPROCS=2
+#   valgrind  build-valgrind/  a small subset under memcheck (if installed)
+#   install   cmake --install into a temporary prefix, then build
+#             tests/install/smoke.c with pkg-config and with find_package
+#
+# Usage: tools/run-tests.sh [STAGE...]   (default: all; GORO_MATRIX also
+# selects stages).  Environment passed through: GORO_TEST_TIMEOUT_MULTIPLIER
+# (multiplied into the per-stage factor), CC.
+#
+# Heavy tests scale down under the sanitizers and Valgrind
+# (GORO_TEST_STRESS=0); time limits scale up.  Tests run two at a time
+# (goro_tests -j 2): each test is its own process, so this is safe.  Every
+# stage runs even if an earlier one failed; the summary at the end lists
+# them all, and the exit status is non-zero if any failed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NPROC=$(nproc 2>/dev/null || echo 2)
+TJOBS=${GORO_TEST_JOBS:-2}
+BUILD_TYPE=RelWithDebInfo
+BASE_MULT=${GORO_TEST_TIMEOUT_MULTIPLIER:-1}
+ALL_STAGES="normal asan tsan ucontext valgrind install"
+if [ $# -gt 0 ]; then STAGES="$*"; else STAGES=${GORO_MATRIX:-$ALL_STAGES}; fi
+
+SUMMARY=()
+FAILED=0
+T_START=$(date +%s)
+
+say() { printf '\n=== %s\n' "$*"; }
+now() { date +%s; }
+mult() { awk -v a="$BASE_MULT" -v b="$1" 'BEGIN { print a * b }'; }
+
+record() { # record NAME STATUS SECONDS DETAIL
+  local status=$2
+  [ "$status" = ok ] || [ "$status" = skipped ] || FAILED=1
+  SUMMARY+=("$(printf '%-28s %-8s %5ss  %s' "$1" "$2" "$3" "$4")")
+}
+
+# build DIR [cmake options...]: configure and build goro_tests.  Output goes
+# to DIR.log and is shown only on failure.
+build() {
+  local dir=$1
+  shift
+  local t0 log=$ROOT/$dir.log
+  t0=$(now)
+  say "build $dir ($*)"
+  if cmake -S "$ROOT" -B "$ROOT/$dir" -DCMAKE_BUILD_TYPE=$BUILD_TYPE "$@" >"$log" 2>&1 &&
+    cmake --build "$ROOT/$dir" -j "$NPROC" >>"$log" 2>&1; then
+    grep -E 'warning:' "$log" | sort -u | head -20
+    record "build $dir" ok $(($(now) - t0)) ""
+    return 0
+  fi
+  tail -60 "$log"
+  record "build $dir" FAILED $(($(now) - t0)) "see $log"
+  return 1
+}
+
+# run_suite NAME DIR MAXPROCS TIMEOUT_MULT [VAR=value...] -- [goro_tests args...]
+run_suite() {
+  local name=$1 dir=$2 mp=$3 tm=$4
+  shift 4
+  local envs=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do
+    envs+=("$1")
+    shift
+  done
+  [ "${1:-}" = -- ] && shift
+  local t0 out=$ROOT/$dir/tests/$name.out
+  t0=$(now)
+  say "$name: GORO_MAXPROCS=$mp ${envs[*]:-} goro_tests -j $TJOBS $*"
+  env GORO_MAXPROCS="$mp" GORO_TEST_TIMEOUT_MULTIPLIER="$(mult "$tm")" "${envs[@]}" \
+    ${WRAP:-} "$ROOT/$dir/tests/goro_tests" -j "$TJOBS" "$@" 2>&1 | tee "$out" |
+    grep -v '^ok ' # passing tests: in $out; failures and their output: here
+  local rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  [ -n "$line" ] || line="no summary line (runner exit status $rc)"
+  if [ "$rc" -eq 0 ]; then
+    record "$name" ok $(($(now) - t0)) "$line"
+  else
+    record "$name" FAILED $(($(now) - t0)) "$line"
+  fi
+}
+
+stage_normal() {
+  build build -DGORO_BUILD_BENCH=ON -DGORO_BUILD_EXAMPLES=ON || return
+  run_suite "normal-p1" build 1 1
+  run_suite "normal-p$NPROC" build "$NPROC" 1
+}
+
+stage_asan() {
+  build build-asan -DGORO_ASAN=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
+  local e=(GORO_TEST_STRESS=0 "ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=0}"
+    "UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}")
+  run_suite "asan-p1" build-asan 1 3 "${e[@]}"
+  run_suite "asan-p$NPROC" build-asan "$NPROC" 3 "${e[@]}"
+}
+
+stage_tsan() {
+  build build-tsan -DGORO_TSAN=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
+  # TSan's shadow layout does not fit the wide mmap randomisation of recent
+  # kernels: lower it if we may, otherwise turn randomisation off.
+  local wrap=""
+  local bits
+  bits=$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)
+  if [ "$bits" -gt 28 ]; then
+    if [ -w /proc/sys/vm/mmap_rnd_bits ] && sysctl -qw vm.mmap_rnd_bits=28 2>/dev/null; then
+      echo "tsan: vm.mmap_rnd_bits lowered from $bits to 28"
+    elif command -v setarch >/dev/null; then
+      wrap="setarch $(uname -m) -R"
+      echo "tsan: running under '$wrap'"
+    fi
+  fi
+  local e=(GORO_TEST_STRESS=0 "TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}")
+  WRAP=$wrap run_suite "tsan-p1" build-tsan 1 5 "${e[@]}"
+  WRAP=$wrap run_suite "tsan-p$NPROC" build-tsan "$NPROC" 5 "${e[@]}"
+}
+
+stage_ucontext() {
+  build build-ucontext -DGORO_UCONTEXT=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
+  run_suite "ucontext-p2" build-ucontext 2 2
+}
+
+# Memcheck is slow and serialises threads: a few representative tests,
+# each run directly (--run, no fork) so Valgrind sees the test itself.
+VALGRIND_TESTS=${GORO_VALGRIND_TESTS:-core_bad_arguments core_run_repeatedly core_custom_stack_size
+core_lock_thread_keeps_thread core_spawn_from_many_goroutines core_maxprocs_at_run_time
+core_yield_is_fair}
+
+stage_valgrind() {
+  if ! command -v valgrind >/dev/null; then
+    record "valgrind" skipped 0 "valgrind not installed"
+    return
+  fi
+  build build-valgrind -DGORO_VALGRIND=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
+  local bin=$ROOT/build-valgrind/tests/goro_tests
+  local t0 pass=0 fail=0 skip=0
+  t0=$(now)
+  say "valgrind memcheck: $(echo $VALGRIND_TESTS)"
+  for t in $VALGRIND_TESTS; do
+    if ! "$bin" --list | grep -qx "$t"; then
+      echo "valgrind: no test $t"
+      fail=$((fail + 1))
+      continue
+    fi
+    local log=$ROOT/build-valgrind/tests/valgrind-$t.log t1
+    t1=$(now)
+    GORO_MAXPROCS=2 GORO_TEST_STRESS=0 timeout -k 10 600 valgrind --tool=memcheck --quiet \
+      --error-exitcode=99 --track-origins=no --max-stackframe=4194304 \
+      --log-file="$log" "$bin" --run "$t" >/dev/null 2>>"$log"
+    local rc=$?
+    if [ $rc -eq 0 ]; then
+      echo "ok - $t ($(($(now) - t1)) s)"
+      pass=$((pass + 1))
+    elif [ $rc -eq 77 ]; then
+      echo "ok - $t # SKIP"
+      skip=$((skip + 1))
+    else
+      echo "not ok - $t: status $rc"
+      sed 's/^/#   /' "$log" | head -60
+      fail=$((fail + 1))
+    fi
+  done
+  local line="$pass passed, $fail failed"
+  [ $skip -eq 0 ] || line="$line, $skip skipped"
+  if [ $fail -eq 0 ]; then
+    record "valgrind-p2" ok $(($(now) - t0)) "$line"
+  else
+    record "valgrind-p2" FAILED $(($(now) - t0)) "$line"
+  fi
+}
+
+stage_install() {
+  local t0 tmp
+  t0=$(now)
+  [ -f "$ROOT/build/CMakeCache.txt" ] || build build || return
+  cmake --build "$ROOT/build" -j "$NPROC" >/dev/null 2>&1
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/goro-install.XXXXXX")
+  say "install smoke test in $tmp"
+  local ok=1 detail=""
+  if ! cmake --install "$ROOT/build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1; then
+    cat "$tmp/install.log"
+    ok=0 detail="cmake --install failed"
+  fi
+  local pc libdir
+  pc=$(find "$tmp/prefix" -name goro.pc | head -1)
+  if [ $ok = 1 ] && [ -z "$pc" ]; then ok=0 detail="no goro.pc installed"; fi
+  if [ $ok = 1 ]; then
+    libdir=$(dirname "$(dirname "$pc")")
+    local flags
+    flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs goro)
+    echo "pkg-config --cflags --libs goro: $flags"
+    # shellcheck disable=SC2086
+    if ${CC:-cc} -o "$tmp/smoke-pc" "$ROOT/tests/install/smoke.c" $flags &&
+      LD_LIBRARY_PATH=$libdir "$tmp/smoke-pc"; then
+      echo "pkg-config build: ok"
+    else
+      ok=0 detail="pkg-config build or run failed"
+    fi
+  fi
+  if [ $ok = 1 ]; then
+    if cmake -S "$ROOT/tests/install" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/cmake.log" 2>&1 &&
+      cmake --build "$tmp/cmake-build" >>"$tmp/cmake.log" 2>&1 &&
+      "$tmp/cmake-build/smoke"; then
+      echo "find_package build: ok"
+    else
+      cat "$tmp/cmake.log"
+      ok=0 detail="find_package(goro) build or run failed"
+    fi
+  fi
+  if [ $ok = 1 ]; then
+    record "install" ok $(($(now) - t0)) "pkg-config and find_package(goro)"
+    rm -rf "$tmp"
+  else
+    record "install" FAILED $(($(now) - t0)) "$detail (kept $tmp)"
+  fi
+}
+
+for s in $STAGES; do
+  case " $ALL_STAGES " in
+    *" $s "*) "stage_$s" ;;
+    *)
+      echo "run-tests.sh: unknown stage '$s' (stages: $ALL_STAGES)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+echo
+echo "=== summary ($(($(now) - T_START)) s, $NPROC CPUs)"
+printf '%s\n' "${SUMMARY[@]}"
+if [ $FAILED -ne 0 ]; then
+  echo "FAILED"
+  exit 1
+fi
+echo "all passed"
