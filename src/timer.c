@@ -36,16 +36,18 @@
  *  retries: it never touches a timer it does not hold through the heap,
  *  so a timer that is stopped and freed meanwhile is never dereferenced.
  *
- * Running callbacks.  t->state = 2 * (callbacks running) | HEAPED.  The
- * runner raises the count while holding both locks, when it takes the
- * timer off the heap, and lowers it as its very last access to the timer
- * (after its optional periodic re-push).  goro__rtimer_stop removes the
+ * Running callbacks.  t->state = 4 * (callbacks running) | REARM |
+ * HEAPED.  The runner raises the count while holding both locks, when it
+ * takes the timer off the heap, and lowers it as its very last access to
+ * the timer (after its optional periodic re-push).  A periodic timer is
+ * marked REARM while its callback runs: it is still pending, and a stop
+ * then clears the mark (and reports true) so it is not pushed back.  goro__rtimer_stop removes the
  * timer and then spins until the count drops to zero (or to one, when
  * called from the callback itself), so when it returns f is neither
  * running nor going to run and the memory may be reused or freed.  seq
  * is bumped by every start and stop; a periodic timer whose seq changed
  * while its callback ran was re-armed or stopped meanwhile and is not
- * pushed back.
+ * pushed back by that run.
  *
  * A P that retires (GOMAXPROCS shrink) hands all its timers to P 0; a
  * re-push that finds its heap's P dead goes to P 0 as well.
@@ -54,12 +56,14 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "timer.h"
 
 #define NOWHEN INT64_MAX /* minwhen of an empty heap */
-#define ST_HEAPED 1u
-#define ST_RUN 2u        /* one running callback */
+#define ST_HEAPED 1u     /* in some heap */
+#define ST_REARM 2u      /* periodic, callback running, to be pushed back */
+#define ST_RUN 4u        /* one running callback (a count in these units) */
 
 typedef struct {
   int64_t when;
@@ -76,6 +80,12 @@ struct goro__timers {
 /* The timer whose callback this thread is running (stop from inside f
  * must not wait for itself).  Only scheduler-stack code sets it. */
 static __thread rtimer_t *running_here;
+
+static __thread bool slack_set;
+static NOINLINE void set_slack(void) {
+  slack_set = true;
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+}
 
 static inline p_t *tp_load(rtimer_t *t) { return __atomic_load_n(&t->p, __ATOMIC_ACQUIRE); }
 static inline void tp_store(rtimer_t *t, p_t *p) { __atomic_store_n(&t->p, p, __ATOMIC_RELEASE); }
@@ -222,6 +232,7 @@ void goro__rtimer_start(rtimer_t *t, int64_t when, int64_t period) {
   goro__lock(&t->lock);
   atomic_fetch_add(&t->seq, 1);
   timer_unheap(t);
+  atomic_fetch_and(&t->state, ~ST_REARM);
   t->when = when;
   t->period = period > 0 ? period : 0;
   bool first = timer_push(t, p);
@@ -233,12 +244,13 @@ bool goro__rtimer_stop(rtimer_t *t) {
   goro__lock(&t->lock);
   atomic_fetch_add(&t->seq, 1);
   bool pending = timer_unheap(t);
+  if (atomic_fetch_and(&t->state, ~ST_REARM) & ST_REARM) pending = true;
   goro__unlock(&t->lock);
   /* Wait out a callback running on another M.  It is short (ready a
    * goroutine, try-send, spawn), so spin, yielding the thread now and
    * then in case its M was descheduled. */
   uint32_t self = running_here == t ? ST_RUN : 0;
-  for (int spins = 0; (atomic_load(&t->state) & ~ST_HEAPED) > self; spins++) {
+  for (int spins = 0; (atomic_load(&t->state) & ~(ST_HEAPED | ST_REARM)) > self; spins++) {
     if (spins < 64)
       goro__cpu_relax();
     else
@@ -282,6 +294,7 @@ int64_t goro__timers_next(p_t *p) {
 int64_t goro__timers_check(p_t *p, int64_t now) {
   goro__timers_t *h = p->timers;
   if (!h) return -1;
+  if (UNLIKELY(!slack_set)) set_slack();
   int64_t w = atomic_load_explicit(&h->minwhen, memory_order_acquire);
   if (w == NOWHEN) return -1;
   if (w > now) return w;
@@ -302,12 +315,13 @@ int64_t goro__timers_check(p_t *p, int64_t now) {
     }
     busy = 0;
     heap_delete(h, 0);
-    atomic_fetch_add(&t->state, ST_RUN);
-    atomic_fetch_and(&t->state, ~ST_HEAPED);
     uint64_t seq = atomic_load(&t->seq);
     goro__rtimer_fn f = t->f;
     void *arg = t->arg;
     int64_t when = t->when, period = t->period;
+    atomic_fetch_add(&t->state, ST_RUN);
+    atomic_fetch_and(&t->state, ~ST_HEAPED);
+    if (period > 0) atomic_fetch_or(&t->state, ST_REARM);
     goro__unlock(&t->lock);
     goro__unlock(&h->lock);
 
@@ -318,7 +332,10 @@ int64_t goro__timers_check(p_t *p, int64_t now) {
 
     if (period > 0) {
       goro__lock(&t->lock);
-      if (atomic_load(&t->seq) == seq && !tp_load(t)) {
+      /* An unchanged seq means nobody started or stopped it since, so
+       * the REARM mark is this run's. */
+      if (atomic_load(&t->seq) == seq && (atomic_fetch_and(&t->state, ~ST_REARM) & ST_REARM) &&
+          !tp_load(t)) {
         /* Drop the ticks we are late for. */
         t->when = when + period * (1 + (now - when) / period);
         timer_push(t, p);
@@ -349,7 +366,17 @@ void goro__timers_move(p_t *from, p_t *to) {
   bool earlier = ht->heap[0].when < before;
   goro__unlock(&ht->lock);
   goro__unlock(&hf->lock);
-  /* Called under sched.lock, so no wakep here; a blocked poller
-   * recomputes its timeout over every P when broken. */
+  /* Called under sched.lock, so no wakep here.  A blocked poller
+   * recomputes its timeout over every P when broken.  If nobody polls and
+   * the caller is an M that just lost its P (the scheduler retiring it
+   * before the M sleeps), nothing would look at the moved timers: hand
+   * an idle P to an idle M, which will run them or poll until them.
+   * (Only with an idle M at hand: starting a new one would drop
+   * sched.lock in the middle of the retirement.) */
   if (earlier) goro__netpoll_break();
+  m_t *m = goro__getm();
+  if (m && !m->p && atomic_load(&goro__sched.lastpoll) != 0 && goro__sched.midle) {
+    p_t *ip = goro__pidleget();
+    if (ip) goro__startm(ip, false, true);
+  }
 }
