@@ -11,8 +11,9 @@
 #             tests/install/smoke.c with pkg-config and with find_package
 #
 # Usage: tools/run-tests.sh [STAGE...]   (default: all; GORO_MATRIX also
-# selects stages).  Environment passed through: GORO_TEST_TIMEOUT_MULTIPLIER
-# (multiplied into the per-stage factor), CC.
+# selects stages).  Environment: GORO_TEST_TIMEOUT_MULTIPLIER (multiplied
+# into the per-stage factor), GORO_TEST_JOBS (default 2), CC, and
+# GORO_BUILD_PREFIX (default "build": directories build, build-asan, ...).
 #
 # Heavy tests scale down under the sanitizers and Valgrind
 # (GORO_TEST_STRESS=0); time limits scale up.  Tests run two at a time
@@ -26,6 +27,7 @@ NPROC=$(nproc 2>/dev/null || echo 2)
 TJOBS=${GORO_TEST_JOBS:-2}
 BUILD_TYPE=RelWithDebInfo
 BASE_MULT=${GORO_TEST_TIMEOUT_MULTIPLIER:-1}
+B=${GORO_BUILD_PREFIX:-build}
 ALL_STAGES="normal asan tsan ucontext valgrind install"
 if [ $# -gt 0 ]; then STAGES="$*"; else STAGES=${GORO_MATRIX:-$ALL_STAGES}; fi
 
@@ -75,6 +77,7 @@ run_suite() {
   local t0 out=$ROOT/$dir/tests/$name.out
   t0=$(now)
   say "$name: GORO_MAXPROCS=$mp ${envs[*]:-} goro_tests -j $TJOBS $*"
+  # shellcheck disable=SC2086 # WRAP is a command prefix: split it
   env GORO_MAXPROCS="$mp" GORO_TEST_TIMEOUT_MULTIPLIER="$(mult "$tm")" "${envs[@]}" \
     ${WRAP:-} "$ROOT/$dir/tests/goro_tests" -j "$TJOBS" "$@" 2>&1 | tee "$out" |
     grep -v '^ok ' # passing tests: in $out; failures and their output: here
@@ -90,21 +93,21 @@ run_suite() {
 }
 
 stage_normal() {
-  build build -DGORO_BUILD_BENCH=ON -DGORO_BUILD_EXAMPLES=ON || return
-  run_suite "normal-p1" build 1 1
-  run_suite "normal-p$NPROC" build "$NPROC" 1
+  build "$B" -DGORO_BUILD_BENCH=ON -DGORO_BUILD_EXAMPLES=ON || return
+  run_suite "normal-p1" "$B" 1 1
+  run_suite "normal-p$NPROC" "$B" "$NPROC" 1
 }
 
 stage_asan() {
-  build build-asan -DGORO_ASAN=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
+  build "$B-asan" -DGORO_ASAN=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
   local e=(GORO_TEST_STRESS=0 "ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=0}"
     "UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}")
-  run_suite "asan-p1" build-asan 1 3 "${e[@]}"
-  run_suite "asan-p$NPROC" build-asan "$NPROC" 3 "${e[@]}"
+  run_suite "asan-p1" "$B-asan" 1 3 "${e[@]}"
+  run_suite "asan-p$NPROC" "$B-asan" "$NPROC" 3 "${e[@]}"
 }
 
 stage_tsan() {
-  build build-tsan -DGORO_TSAN=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
+  build "$B-tsan" -DGORO_TSAN=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
   # TSan's shadow layout does not fit the wide mmap randomisation of recent
   # kernels: lower it if we may, otherwise turn randomisation off.
   local wrap=""
@@ -119,13 +122,13 @@ stage_tsan() {
     fi
   fi
   local e=(GORO_TEST_STRESS=0 "TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}")
-  WRAP=$wrap run_suite "tsan-p1" build-tsan 1 5 "${e[@]}"
-  WRAP=$wrap run_suite "tsan-p$NPROC" build-tsan "$NPROC" 5 "${e[@]}"
+  WRAP=$wrap run_suite "tsan-p1" "$B-tsan" 1 5 "${e[@]}"
+  WRAP=$wrap run_suite "tsan-p$NPROC" "$B-tsan" "$NPROC" 5 "${e[@]}"
 }
 
 stage_ucontext() {
-  build build-ucontext -DGORO_UCONTEXT=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
-  run_suite "ucontext-p2" build-ucontext 2 2
+  build "$B-ucontext" -DGORO_UCONTEXT=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
+  run_suite "ucontext-p2" "$B-ucontext" 2 2
 }
 
 # Memcheck is slow and serialises threads: a few representative tests,
@@ -139,18 +142,18 @@ stage_valgrind() {
     record "valgrind" skipped 0 "valgrind not installed"
     return
   fi
-  build build-valgrind -DGORO_VALGRIND=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
-  local bin=$ROOT/build-valgrind/tests/goro_tests
+  build "$B-valgrind" -DGORO_VALGRIND=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
+  local bin=$ROOT/$B-valgrind/tests/goro_tests
   local t0 pass=0 fail=0 skip=0
   t0=$(now)
-  say "valgrind memcheck: $(echo $VALGRIND_TESTS)"
+  say "valgrind memcheck: ${VALGRIND_TESTS//$'\n'/ }"
   for t in $VALGRIND_TESTS; do
     if ! "$bin" --list | grep -qx "$t"; then
       echo "valgrind: no test $t"
       fail=$((fail + 1))
       continue
     fi
-    local log=$ROOT/build-valgrind/tests/valgrind-$t.log t1
+    local log=$ROOT/$B-valgrind/tests/valgrind-$t.log t1
     t1=$(now)
     GORO_MAXPROCS=2 GORO_TEST_STRESS=0 timeout -k 10 600 valgrind --tool=memcheck --quiet \
       --error-exitcode=99 --track-origins=no --max-stackframe=4194304 \
@@ -180,12 +183,12 @@ stage_valgrind() {
 stage_install() {
   local t0 tmp
   t0=$(now)
-  [ -f "$ROOT/build/CMakeCache.txt" ] || build build || return
-  cmake --build "$ROOT/build" -j "$NPROC" >/dev/null 2>&1
+  [ -f "$ROOT/$B/CMakeCache.txt" ] || build "$B" || return
+  cmake --build "$ROOT/$B" -j "$NPROC" >/dev/null 2>&1
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/goro-install.XXXXXX")
   say "install smoke test in $tmp"
   local ok=1 detail=""
-  if ! cmake --install "$ROOT/build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1; then
+  if ! cmake --install "$ROOT/$B" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1; then
     cat "$tmp/install.log"
     ok=0 detail="cmake --install failed"
   fi
