@@ -298,9 +298,17 @@ int64_t goro__timers_check(p_t *p, int64_t now) {
   int64_t w = atomic_load_explicit(&h->minwhen, memory_order_acquire);
   if (w == NOWHEN) return -1;
   if (w > now) return w;
+  /* Goroutines readied by callbacks go to this M's local run queue; once
+   * it is nearly full they would spill to the global queue, behind
+   * everything there.  Leave the remaining due timers for the next
+   * round instead (the scheduler comes back as soon as it has run some
+   * of the queue). */
+  m_t *m = goro__getm();
+  p_t *rp = m ? m->p : NULL;
   int busy = 0;
   goro__lock(&h->lock);
   while (h->len > 0 && h->heap[0].when <= now) {
+    if (rp && goro__runq_len(rp) >= RUNQ_SIZE - 2) break;
     rtimer_t *t = h->heap[0].t;
     if (!goro__trylock(&t->lock)) {
       /* Its owner is starting or stopping it and will want this heap
