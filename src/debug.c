@@ -211,7 +211,10 @@ void goro_stats(goro_stats_t *out) {
       default: break;
     }
   }
-  out->goroutines = atomic_load(&goro__sched.gcount);
+  /* The scheduler batches its goroutine counters per P (up to 64 behind),
+   * so the live count comes from the scan; `spawned` may lag by that much
+   * per P. */
+  out->goroutines = out->runnable + out->running + out->waiting + out->syscall;
   goro__lock(&goro__sched.lock);
   out->threads = goro__sched.mcount;
   out->idle_threads = goro__sched.nmidle;

@@ -16,6 +16,7 @@
  */
 #include "sched.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ HIDDEN void goro__dump_all_ctx(int fd, const void *uc);
 static _Atomic int fatal_once;
 static struct sigaction old_segv, old_bus, old_quit;
 static _Atomic int handlers_installed;
+static sigset_t main_mask; /* signal mask of the thread that called goro_run */
 
 static void write_all(int fd, const char *s, size_t n) {
   while (n > 0) {
@@ -145,6 +147,15 @@ void goro__msetup_signals(m_t *m) {
   if (m->altstack) {
     stack_t ss = {.ss_sp = m->altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
     sigaltstack(&ss, NULL);
+  }
+  /* A new M starts with every signal blocked (sched.c: newm) so that no
+   * handler runs before its alternate stack exists; now it may take the
+   * signals the thread that called goro_run takes.  Without this, a fault
+   * in a goroutine on any other M would kill the process silently. */
+  if (m->is_main) {
+    pthread_sigmask(SIG_SETMASK, NULL, &main_mask);
+  } else {
+    pthread_sigmask(SIG_SETMASK, &main_mask, NULL);
   }
   if (m->is_main && !atomic_exchange(&handlers_installed, 1)) {
     struct sigaction sa;
