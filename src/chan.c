@@ -87,13 +87,68 @@ static int nil_chan_block(int reason, int64_t deadline) {
   if (deadline < 0) {
     for (;;) goro__park(reason, NULL, NULL);
   }
-  if (deadline > 0 && goro__nanotime() < deadline) {
-    g_t *g = goro__curg_or_external();
+  if (goro__nanotime() < deadline) {
+    g_t *g = goro__chan_self();
     atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
-    while (!goro__park_dl(reason, NULL, NULL, deadline)) {
+    while (!goro__chan_park_dl(reason, goro__commit_nop, NULL, deadline)) {
     }
+  } else {
+    goro__preempt_point();
   }
   return GORO_ETIMEDOUT;
+}
+
+/* Deadline parking for channel waits: goro__park_dl's contract, with one
+ * difference that matters here: the commit record is copied before the
+ * timer is armed.  Once armed, the timer may ready the goroutine on
+ * another thread, and the goroutine then returns from its parking frame
+ * and reuses that stack while the commit still runs.  The commit callback
+ * itself must not touch the goroutine's stack after releasing the lock
+ * the goroutine needs next.  (Foreign threads run the commit in place and
+ * use goro__park_dl.) */
+typedef struct {
+  goro__commit_fn commit;
+  void *arg;
+  int64_t deadline;
+} chan_dl_t;
+
+bool goro__commit_nop(g_t *g, void *arg) {
+  (void)g;
+  (void)arg;
+  return true;
+}
+
+static void chan_deadline_fire(void *arg, int64_t now) {
+  (void)now;
+  g_t *g = arg;
+  uint32_t zero = 0;
+  if (atomic_compare_exchange_strong(&g->selectdone, &zero, 1)) {
+    g->timedout = 1;
+    goro__ready(g);
+  }
+}
+
+static bool chan_dl_commit(g_t *g, void *a) {
+  chan_dl_t d = *(chan_dl_t *)a;
+  goro__rtimer_start(g->timer, d.deadline, 0);
+  if (d.commit(g, d.arg)) return true;
+  goro__throw("channel wait commit aborted");
+}
+
+bool goro__chan_park_dl(int reason, goro__commit_fn commit, void *arg, int64_t deadline) {
+  g_t *g = goro__getg();
+  if (!g || deadline < 0) return goro__park_dl(reason, commit, arg, deadline);
+  g->timedout = 0;
+  if (!g->timer) {
+    g->timer = malloc(sizeof *g->timer);
+    if (!g->timer) goro__fatal("out of memory for a goroutine timer");
+    goro__rtimer_init(g->timer, chan_deadline_fire, g);
+  }
+  chan_dl_t d = {commit, arg, deadline};
+  goro__park(reason, chan_dl_commit, &d);
+  g = goro__getg();
+  goro__rtimer_stop(g->timer);
+  return g->timedout != 0;
 }
 
 static bool commit_unlock_chan(g_t *g, void *arg) {
@@ -110,7 +165,11 @@ static bool wait_on(goro_chan *c, goro__waitq_t *q, sudog_t *s, int reason, int6
   if (s->needcas) atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
   g->param = NULL;
   goro__waitq_push(q, s);
-  if (!goro__park_dl(reason, commit_unlock_chan, c, deadline)) return false;
+  if (deadline < 0) {
+    goro__park(reason, commit_unlock_chan, c);
+    return false;
+  }
+  if (!goro__chan_park_dl(reason, commit_unlock_chan, c, deadline)) return false;
   goro__lock(&c->lock);
   if (s->queued) goro__waitq_unlink(q, s);
   goro__unlock(&c->lock);
@@ -129,7 +188,10 @@ static inline bool deadline_passed(int64_t deadline) {
  * "would block" (GORO_EAGAIN for try, GORO_ETIMEDOUT for deadlines). */
 static int chan_send(goro_chan *c, const void *elem, int64_t deadline, int fail) {
   if (UNLIKELY(!c)) {
-    if (deadline == 0) return fail;
+    if (deadline == 0) {
+      goro__preempt_point();
+      return fail;
+    }
     return nil_chan_block(WR_CHAN_SEND_NIL, deadline);
   }
   if (deadline == 0) {
@@ -138,7 +200,10 @@ static int chan_send(goro_chan *c, const void *elem, int64_t deadline, int fail)
     bool full = c->cap == 0
                     ? atomic_load_explicit(&c->recvq.first, memory_order_acquire) == NULL
                     : atomic_load_explicit(&c->qcount, memory_order_acquire) == c->cap;
-    if (full && !atomic_load_explicit(&c->closed, memory_order_acquire)) return fail;
+    if (full && !atomic_load_explicit(&c->closed, memory_order_acquire)) {
+      goro__preempt_point(); /* a polling loop must not starve others */
+      return fail;
+    }
   }
   goro__lock(&c->lock);
   if (UNLIKELY(goro__chan_closed(c))) {
@@ -162,9 +227,10 @@ static int chan_send(goro_chan *c, const void *elem, int64_t deadline, int fail)
   }
   if (deadline_passed(deadline)) {
     goro__unlock(&c->lock);
+    goro__preempt_point();
     return fail;
   }
-  sudog_t s = {.g = goro__curg_or_external(), .elem = (void *)elem, .c = c, .caseidx = -1};
+  sudog_t s = {.g = goro__chan_self(), .elem = (void *)elem, .c = c, .caseidx = -1};
   if (wait_on(c, &c->sendq, &s, WR_CHAN_SEND, deadline)) return GORO_ETIMEDOUT;
   return s.success ? 0 : GORO_ECLOSED;
 }
@@ -188,8 +254,8 @@ static inline bool chan_empty(goro_chan *c) {
                      : atomic_load_explicit(&c->qcount, memory_order_acquire) == 0;
 }
 
-static int recv_closed(goro_chan *c, void *out, bool *ok) {
-  goro__elem_zero(out, c->elemsize);
+static int recv_closed(uint32_t elemsize, void *out, bool *ok) {
+  goro__elem_zero(out, elemsize);
   if (ok) *ok = false;
   return GORO_ECLOSED;
 }
@@ -197,7 +263,10 @@ static int recv_closed(goro_chan *c, void *out, bool *ok) {
 static int chan_recv(goro_chan *c, void *out, bool *ok, int64_t deadline, int fail) {
   if (UNLIKELY(!c)) {
     if (ok) *ok = false;
-    if (deadline == 0) return fail;
+    if (deadline == 0) {
+      goro__preempt_point();
+      return fail;
+    }
     return nil_chan_block(WR_CHAN_RECV_NIL, deadline);
   }
   if (deadline == 0 && chan_empty(c)) {
@@ -205,14 +274,15 @@ static int chan_recv(goro_chan *c, void *out, bool *ok, int64_t deadline, int fa
      * received a value between the two loads: look again. */
     if (!atomic_load_explicit(&c->closed, memory_order_acquire)) {
       if (ok) *ok = false;
+      goro__preempt_point();
       return fail;
     }
-    if (chan_empty(c)) return recv_closed(c, out, ok);
+    if (chan_empty(c)) return recv_closed(c->elemsize, out, ok);
   }
   goro__lock(&c->lock);
   if (UNLIKELY(goro__chan_closed(c)) && goro__chan_qcount(c) == 0) {
     goro__unlock(&c->lock);
-    return recv_closed(c, out, ok);
+    return recv_closed(c->elemsize, out, ok);
   }
   sudog_t *s = goro__waitq_dequeue(&c->sendq);
   if (s) {
@@ -234,9 +304,13 @@ static int chan_recv(goro_chan *c, void *out, bool *ok, int64_t deadline, int fa
   if (deadline_passed(deadline)) {
     goro__unlock(&c->lock);
     if (ok) *ok = false;
+    goro__preempt_point();
     return fail;
   }
-  sudog_t r = {.g = goro__curg_or_external(), .elem = out, .c = c, .caseidx = -1};
+  /* After a wake-up that completed us, c is not touched again: a closer
+   * may release its last reference right after the close. */
+  uint32_t elemsize = c->elemsize;
+  sudog_t r = {.g = goro__chan_self(), .elem = out, .c = c, .caseidx = -1};
   if (wait_on(c, &c->recvq, &r, WR_CHAN_RECV, deadline)) {
     if (ok) *ok = false;
     return GORO_ETIMEDOUT;
@@ -245,7 +319,7 @@ static int chan_recv(goro_chan *c, void *out, bool *ok, int64_t deadline, int fa
     if (ok) *ok = true;
     return 0;
   }
-  return recv_closed(c, out, ok);
+  return recv_closed(elemsize, out, ok);
 }
 
 int goro_chan_recv(goro_chan *c, void *out, bool *ok) {

@@ -120,15 +120,20 @@ static void sort_lockorder(goro_case *cases, uint16_t *a, int n) {
 }
 
 static int select_none(int64_t deadline) {
-  if (deadline == 0) return GORO_EAGAIN;
+  if (deadline == 0) {
+    goro__preempt_point();
+    return GORO_EAGAIN;
+  }
   if (deadline < 0) {
     for (;;) goro__park(WR_SELECT_NO_CASES, NULL, NULL);
   }
   if (goro__nanotime() < deadline) {
-    g_t *g = goro__curg_or_external();
+    g_t *g = goro__chan_self();
     atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
-    while (!goro__park_dl(WR_SELECT, NULL, NULL, deadline)) {
+    while (!goro__chan_park_dl(WR_SELECT, goro__commit_nop, NULL, deadline)) {
     }
+  } else {
+    goro__preempt_point();
   }
   return GORO_ETIMEDOUT;
 }
@@ -230,11 +235,12 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
   if (deadline == 0 || (deadline > 0 && goro__nanotime() >= deadline)) {
     sel_unlock(&s);
     free(heap);
+    goro__preempt_point();
     return deadline == 0 ? GORO_EAGAIN : GORO_ETIMEDOUT;
   }
 
   /* Pass 2: queue on every channel, in lock order. */
-  g_t *g = goro__curg_or_external();
+  g_t *g = goro__chan_self();
   atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
   g->param = NULL;
   for (int i = 0; i < nlive; i++) {
@@ -249,10 +255,13 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
     q->success = 0;
     goro__waitq_push(k->dir == GORO_SEND ? &k->chan->sendq : &k->chan->recvq, q);
   }
-  goro__park_dl(WR_SELECT, sel_commit, &s, deadline);
+  if (deadline < 0)
+    goro__park(WR_SELECT, sel_commit, &s);
+  else
+    goro__chan_park_dl(WR_SELECT, sel_commit, &s, deadline);
 
   /* Pass 3: unlink the losers. */
-  g = goro__curg_or_external();
+  g = goro__chan_self();
   sudog_t *won = g->param;
   sel_lock(&s);
   for (int i = 0; i < nlive; i++) {

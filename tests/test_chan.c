@@ -710,6 +710,7 @@ GTEST(chan_deadline_race) {
     int k = goro_select(cs, 2, 0);
     if (k == 0) got += v;
     if (k == 1) break;
+    if (k == GORO_EAGAIN) goro_yield();
   }
   ASSERT_EQ(got, sent);
   wait_queued(a.c, 0, 0);
