@@ -23,7 +23,8 @@
  *    its callback has fully returned.
  *
  * Locks: t->mu (goro_timer) serialises stop/reset/free; the callback never
- * takes it (stop holds it while waiting for the callback).  reap_lock
+ * takes it (stop holds it while waiting for the callback).  Goroutines
+ * wait for it by yielding (see mu_lock).  reap_lock
  * protects the reaper list.
  */
 #include "internal.h"
@@ -149,6 +150,24 @@ int goro_after_func(goro_timer **out, int64_t delay, goro_fn fn, void *arg) {
 
 goro_chan *goro_timer_chan(goro_timer *t) { return t ? t->c : NULL; }
 
+/* t->mu is held across channel calls, which are preemption points: a
+ * holder may be switched out, so a goroutine that finds it taken must
+ * yield rather than block its thread (on one P that would deadlock).
+ * Foreign threads just block. */
+static void mu_lock(goro__lock_t *l) {
+  if (goro__trylock(l)) return;
+  if (!goro__getg()) {
+    goro__lock(l);
+    return;
+  }
+  for (int i = 0; !goro__trylock(l); i++) {
+    if (i < 32)
+      goro__cpu_relax();
+    else
+      goro_yield();
+  }
+}
+
 /* t->mu held.  Stop the rtimer and drop any value already in the slot. */
 static bool stop_locked(goro_timer *t) {
   bool pending = goro__rtimer_stop(&t->rt);
@@ -162,7 +181,7 @@ static bool stop_locked(goro_timer *t) {
 
 bool goro_timer_stop(goro_timer *t) {
   if (!t) return false;
-  goro__lock(&t->mu);
+  mu_lock(&t->mu);
   bool pending = stop_locked(t);
   goro__unlock(&t->mu);
   return pending;
@@ -174,7 +193,7 @@ bool goro_timer_stop(goro_timer *t) {
 bool goro_timer_reset(goro_timer *t, int64_t delay) {
   if (!t) return false;
   if (t->period > 0 && delay <= 0) return false;
-  goro__lock(&t->mu);
+  mu_lock(&t->mu);
   bool pending = stop_locked(t);
   if (t->period > 0) t->period = delay;
   goro__rtimer_start(&t->rt, when_after(delay), t->period);
@@ -184,7 +203,7 @@ bool goro_timer_reset(goro_timer *t, int64_t delay) {
 
 void goro_timer_free(goro_timer *t) {
   if (!t) return;
-  goro__lock(&t->mu);
+  mu_lock(&t->mu);
   goro__rtimer_stop(&t->rt);
   goro__unlock(&t->mu);
   if (t->c) goro_chan_release(t->c);
