@@ -238,6 +238,9 @@ struct goro__m {
   g_t *lockedg;            /* G wired to this M */
   /* What the G that just switched to g0 wants done (set by the G). */
   int action;
+  g_t *prevg;              /* G switched away from directly; its action is finished
+                            * by the G that resumes (goro__mcall fast path) */
+  int prevact;
   bool (*commit)(g_t *g, void *arg);
   void *commit_arg;
   uint32_t fastrand;

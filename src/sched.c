@@ -46,6 +46,7 @@
 #include <time.h>
 
 #ifdef GORO_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #ifdef GORO_TSAN
@@ -107,17 +108,29 @@ static inline void switch_to_g0(m_t *m, g_t *g, bool dying) {
 #endif
 }
 
+static bool try_direct(m_t *m, g_t *g, int action);
+static inline void finish_prev(m_t *m);
+
 void goro__mcall(g_t *g, int action) {
   m_t *m = goro__getm();
+  if (action == ACT_YIELD || action == ACT_PARK) {
+    if (try_direct(m, g, action)) {
+      finish_prev(goro__getm());
+      return;
+    }
+  }
   m->action = action;
   switch_to_g0(m, g, false);
+  finish_prev(goro__getm());
 }
 
 noreturn void goro__goexit(void) {
   m_t *m = goro__getm();
   g_t *g = m->curg;
-  m->action = ACT_EXIT;
-  switch_to_g0(m, g, true);
+  if (!try_direct(m, g, ACT_EXIT)) {
+    m->action = ACT_EXIT;
+    switch_to_g0(m, g, true);
+  }
   goro__throw("goexit: dead goroutine resumed");
 }
 
@@ -126,6 +139,7 @@ static void gentry(void *arg) {
 #ifdef GORO_ASAN
   __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
+  finish_prev(goro__getm());
   g->fn(g->arg);
   goro__goexit();
 }
@@ -138,6 +152,11 @@ static void start_g(p_t *p, g_t *g) {
     goro__fatal("cannot allocate a %zu-byte stack for goroutine %lld: %s", gstack_size(g),
                 (long long)g->id, goro_strerror(err));
   g->stack_lo = lo;
+#ifdef GORO_ASAN
+  /* A recycled stack still carries the poisoned redzones of the frames of
+   * the goroutine that died on it (its frames never returned). */
+  __asan_unpoison_memory_region(lo + GORO_PAGE, gstack_size(g) - GORO_PAGE);
+#endif
   goro__ctx_make(&g->ctx, lo + GORO_PAGE, gstack_size(g) - GORO_PAGE, gentry, g);
 #ifdef GORO_TSAN
   g->tsan_fiber = __tsan_create_fiber(0);
@@ -706,72 +725,137 @@ static void gdestroy(m_t *m, g_t *g) {
   }
 }
 
+/* Finish the request of a G that has just switched out (its context is
+ * saved): run a park's commit, queue a yielded G, recycle a dead one.
+ * Runs on g0, or on the G that was switched to directly.  Returns g if it
+ * must resume at once (its park was aborted by the commit). */
+static g_t *complete_action(m_t *m, g_t *g, int act) {
+  p_t *p = m->p;
+  switch (act) {
+    case ACT_PARK: {
+      goro__commit_fn commit = m->commit;
+      void *arg = m->commit_arg;
+      m->commit = NULL;
+      m->commit_arg = NULL;
+      /* Relaxed: the commit's lock release publishes it. */
+      atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
+      if (commit && !commit(g, arg)) {
+        atomic_store(&g->status, G_RUNNABLE);
+        return g;
+      }
+      return NULL;
+    }
+    case ACT_YIELD:
+      /* Back of this P's queue: the 61st-tick check and stealing keep
+       * the other queues fair, and the common ping-pong stays local. */
+      atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+      goro__runqput(p, g, false);
+      return NULL;
+    case ACT_PREEMPT:
+      atomic_fetch_add(&goro__sched.preemptions, 1);
+      atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+      goro__lock(&goro__sched.lock);
+      goro__globrunqput(g);
+      goro__unlock(&goro__sched.lock);
+      return NULL;
+    case ACT_EXIT:
+      gdestroy(m, g);
+      return NULL;
+    case ACT_SYSCALL_EXIT:
+      /* Returned from a blocking call without a P: queue it globally;
+       * this M has no P and will idle. */
+      atomic_store(&g->status, G_RUNNABLE);
+      goro__lock(&goro__sched.lock);
+      goro__globrunqput(g);
+      goro__unlock(&goro__sched.lock);
+      goro__wakep();
+      return NULL;
+    default:
+      goro__throw("complete_action: unknown action %d", act);
+  }
+}
+
+/* Every G calls this right after it is resumed, by g0 or directly by
+ * another G (then m->prevg holds the G that switched to it). */
+static inline void finish_prev(m_t *m) {
+  g_t *prev = m->prevg;
+  if (LIKELY(!prev)) return;
+  m->prevg = NULL;
+  if (complete_action(m, prev, m->prevact)) goro__runqput(m->p, prev, true);
+}
+
+static inline void account_slice(p_t *p, g_t *g, bool inherit) {
+  atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+  g->preempt = 0;
+  if (!inherit) {
+    p->schedtick++;
+    atomic_store_explicit(&p->schedtick_pub, p->schedtick, memory_order_relaxed);
+    atomic_store_explicit(&p->preempt, 0, memory_order_relaxed);
+  }
+  GORO_COUNTER_INC(p->ctxswitches);
+}
+
 static void execute(m_t *m, g_t *g, bool inherit) {
   p_t *p = m->p;
   for (;;) {
     m->curg = g;
-    atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
-    g->preempt = 0;
-    if (!inherit) {
-      p->schedtick++;
-      atomic_store_explicit(&p->schedtick_pub, p->schedtick, memory_order_relaxed);
-      atomic_store_explicit(&p->preempt, 0, memory_order_relaxed);
-    }
-    GORO_COUNTER_INC(p->ctxswitches);
+    account_slice(p, g, inherit);
     if (!g->stack_lo) start_g(p, g);
     switch_to_g(m, g);
 
-    /* Back on g0: finish what the G asked for. */
+    /* Back on g0 (perhaps from another G than the one started above,
+     * after direct switches): finish what it asked for. */
     g = m->curg;
     m->curg = NULL;
     int act = m->action;
     m->action = ACT_NONE;
-    switch (act) {
-      case ACT_PARK: {
-        goro__commit_fn commit = m->commit;
-        void *arg = m->commit_arg;
-        m->commit = NULL;
-        m->commit_arg = NULL;
-        /* Relaxed: the commit's lock release publishes it. */
-        atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
-        if (commit && !commit(g, arg)) {
-          /* Aborted park: resume at once, same slice. */
-          atomic_store(&g->status, G_RUNNABLE);
-          inherit = true;
-          p = m->p;
-          continue;
-        }
-        return;
-      }
-      case ACT_YIELD:
-        /* Back of this P's queue: the 61st-tick check and stealing keep
-         * the other queues fair, and the common ping-pong stays local. */
-        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-        goro__runqput(p, g, false);
-        return;
-      case ACT_PREEMPT:
-        atomic_fetch_add(&goro__sched.preemptions, 1);
-        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-        goro__lock(&goro__sched.lock);
-        goro__globrunqput(g);
-        goro__unlock(&goro__sched.lock);
-        return;
-      case ACT_EXIT:
-        gdestroy(m, g);
-        return;
-      case ACT_SYSCALL_EXIT:
-        /* Returned from a blocking call without a P: queue it globally;
-         * this M has no P and will idle. */
-        atomic_store(&g->status, G_RUNNABLE);
-        goro__lock(&goro__sched.lock);
-        goro__globrunqput(g);
-        goro__unlock(&goro__sched.lock);
-        goro__wakep();
-        return;
-      default:
-        goro__throw("execute: unknown action %d", act);
-    }
+    p = m->p;
+    if (!complete_action(m, g, act)) return;
+    inherit = true; /* aborted park: resume at once, same slice */
   }
+}
+
+/* The fast path of goro__mcall: switch straight to the next G of this
+ * P's local queue, skipping the round trip through g0, when nothing else
+ * needs the scheduler's attention.  Returns false to take the slow path. */
+static bool try_direct(m_t *m, g_t *g, int action) {
+  p_t *p = m->p;
+  if (UNLIKELY(!p || m->lockedg || atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed)))
+    return false;
+  if (UNLIKELY(p->id >= atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed)))
+    return false;
+  if (action == ACT_EXIT && g == goro__sched.maing) return false;
+  if (goro__timers_next(p) != -1) return false; /* timers are checked on g0 */
+  if (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed))
+    return false;
+  bool inherit;
+  g_t *next = goro__runqget(p, &inherit);
+  if (!next) return false;
+  if (UNLIKELY(next->lockedm != NULL)) {
+    goro__runqput(p, next, true);
+    return false;
+  }
+  if (!next->stack_lo) start_g(p, next);
+  account_slice(p, next, inherit);
+  m->curg = next;
+  m->prevg = g;
+  m->prevact = action;
+  bool dying = action == ACT_EXIT;
+#ifdef GORO_ASAN
+  void *fake = NULL;
+  __sanitizer_start_switch_fiber(dying ? NULL : &fake, next->stack_lo + GORO_PAGE,
+                                 gstack_size(next) - GORO_PAGE);
+#else
+  (void)dying;
+#endif
+#ifdef GORO_TSAN
+  __tsan_switch_to_fiber(next->tsan_fiber, 0);
+#endif
+  goro__ctx_switch(&g->ctx, &next->ctx);
+#ifdef GORO_ASAN
+  __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+  return true;
 }
 
 void goro__mstart_loop(m_t *m) {
