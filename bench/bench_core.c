@@ -203,6 +203,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     if (pid == 0) {
+      alarm(quick ? 30 : 120); /* a hung benchmark must not stall the run */
       int r = goro_run(run_one, (void *)benches[i].name);
       fflush(stdout);
       _exit(r < 0 ? 1 : 0);
