@@ -17,15 +17,14 @@
  *                   added by N goroutines that have run and then block
  *                   forever, divided by N.
  *
- * Waiting for "all done" uses a counter and one park of the main goroutine
- * (goro__park / goro__ready, the runtime's narrow waist) rather than a
- * goro_waitgroup, so these benchmarks depend on nothing but the scheduler.
- * The parked goroutines block through goro__park too; a channel receive
- * would add one wait record (a few dozen bytes) per goroutine, which Go's
- * version pays (its goroutines block in `<-ch`).
+ * The main goroutine waits with a goro_waitgroup and the parked goroutines
+ * block in goro_chan_recv on a channel nobody sends to, exactly as the Go
+ * version does (sync.WaitGroup, `<-ch`), so the wait record each parked
+ * goroutine holds is counted on both sides.
  */
-#include "../src/internal.h"
+#include <goro.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,51 +53,21 @@ static long long resident_bytes(void) {
   return kb * 1024;
 }
 
-/* ---- "wait until count reaches target" for the main goroutine ---- */
-
-typedef struct {
-  _Atomic long count;
-  long target;
-  _Atomic(g_t *) waiter;
-} waitcount_t;
-
-/* Runs on the scheduler stack once the waiter is fully switched out. */
-static bool waitcount_commit(g_t *g, void *arg) {
-  waitcount_t *w = arg;
-  atomic_store(&w->waiter, g);
-  if (atomic_load(&w->count) >= w->target) {
-    g_t *expect = g;
-    /* Already done: take ourselves back unless a finisher already did. */
-    if (atomic_compare_exchange_strong(&w->waiter, &expect, NULL)) return false;
-  }
-  return true;
-}
-
-static void waitcount_wait(waitcount_t *w) {
-  while (atomic_load(&w->count) < w->target) goro__park(WR_WAITGROUP, waitcount_commit, w);
-}
-
-static void waitcount_done(waitcount_t *w) {
-  if (atomic_fetch_add(&w->count, 1) + 1 == w->target) {
-    g_t *g = atomic_exchange(&w->waiter, NULL);
-    if (g) goro__ready(g);
-  }
-}
-
 /* ---- spawn ---- */
 
-static void spawn_fn(void *arg) { waitcount_done(arg); }
+static void spawn_fn(void *arg) { goro_waitgroup_done(arg); }
 
 static void bench_spawn(void) {
   long n = quick ? 100000 : 1000000;
-  waitcount_t w = {0, n, NULL};
+  goro_waitgroup wg = GORO_WAITGROUP_INIT;
+  goro_waitgroup_add(&wg, (int)n);
   int64_t t0 = goro_now();
   for (long i = 0; i < n; i++)
-    if (goro_go(spawn_fn, &w) < 0) {
+    if (goro_go(spawn_fn, &wg) < 0) {
       fprintf(stderr, "bench_core: goro_go failed\n");
       exit(1);
     }
-  waitcount_wait(&w);
+  goro_waitgroup_wait(&wg);
   int64_t t1 = goro_now();
   emit("spawn", "ns_per_op", (double)(t1 - t0) / (double)n);
 }
@@ -107,46 +76,53 @@ static void bench_spawn(void) {
 
 typedef struct {
   long n;
-  waitcount_t *w;
+  goro_waitgroup wg;
 } yield_arg_t;
 
 static void yield_fn(void *arg) {
   yield_arg_t *a = arg;
   for (long i = 0; i < a->n; i++) goro_yield();
-  waitcount_done(a->w);
+  goro_waitgroup_done(&a->wg);
 }
 
 static void bench_yield(void) {
-  long n = quick ? 200000 : 2000000;
+  yield_arg_t a = {quick ? 200000 : 2000000, GORO_WAITGROUP_INIT};
   int prev = goro_maxprocs(1);
-  waitcount_t w = {0, 2, NULL};
-  yield_arg_t a = {n, &w};
+  goro_waitgroup_add(&a.wg, 2);
   int64_t t0 = goro_now();
   goro_go(yield_fn, &a);
   goro_go(yield_fn, &a);
-  waitcount_wait(&w);
+  goro_waitgroup_wait(&a.wg);
   int64_t t1 = goro_now();
   goro_maxprocs(prev);
-  emit("yield", "ns_per_op", (double)(t1 - t0) / (double)(2 * n));
+  emit("yield", "ns_per_op", (double)(t1 - t0) / (double)(2 * a.n));
 }
 
 /* ---- parked memory ---- */
 
+typedef struct {
+  goro_waitgroup wg;
+  goro_chan *block; /* never sent to */
+} parked_arg_t;
+
 static void parked_fn(void *arg) {
-  waitcount_done(arg);
-  goro__park(WR_CHAN_RECV, NULL, NULL); /* never readied */
+  parked_arg_t *a = arg;
+  goro_waitgroup_done(&a->wg);
+  goro_chan_recv(a->block, NULL, NULL);
 }
 
 static void bench_parked_mem(const char *name, long n) {
+  static parked_arg_t a; /* outlives this function: the goroutines never end */
+  if (goro_chan_make(&a.block, sizeof(int), 0) != 0) exit(1);
   for (int i = 0; i < 4; i++) goro_yield();
   long long before = resident_bytes();
-  waitcount_t w = {0, n, NULL};
+  goro_waitgroup_add(&a.wg, (int)n);
   for (long i = 0; i < n; i++)
-    if (goro_go(parked_fn, &w) < 0) {
+    if (goro_go(parked_fn, &a) < 0) {
       fprintf(stderr, "bench_core: goro_go failed at %ld\n", i);
       exit(1);
     }
-  waitcount_wait(&w);
+  goro_waitgroup_wait(&a.wg);
   for (int i = 0; i < 16; i++) goro_yield(); /* let the last ones finish parking */
   long long after = resident_bytes();
   emit(name, "bytes_per_g", (double)(after - before) / (double)n);

@@ -7,10 +7,12 @@
  * chart next to Go (bench/go/memsweep.go) and threads
  * (bench/pthread/memsweep.c).  Small N are noisy (allocator arenas and the
  * stack region's first page-table pages weigh more), which the chart shows
- * honestly.  BENCH_QUICK=1 stops at 1e5.
+ * honestly.  The goroutines block in goro_chan_recv on a channel nobody
+ * sends to, as Go's do in `<-ch`.  BENCH_QUICK=1 stops at 1e5.
  */
-#include "../src/internal.h"
+#include <goro.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,37 +38,12 @@ static long long resident_bytes(void) {
   return kb * 1024;
 }
 
-/* Count to a target, then ready the parked main goroutine (see bench_core.c). */
-typedef struct {
-  _Atomic long count;
-  long target;
-  _Atomic(g_t *) waiter;
-} waitcount_t;
-
-static bool waitcount_commit(g_t *g, void *arg) {
-  waitcount_t *w = arg;
-  atomic_store(&w->waiter, g);
-  if (atomic_load(&w->count) >= w->target) {
-    g_t *expect = g;
-    if (atomic_compare_exchange_strong(&w->waiter, &expect, NULL)) return false;
-  }
-  return true;
-}
-
-static void waitcount_wait(waitcount_t *w) {
-  while (atomic_load(&w->count) < w->target) goro__park(WR_WAITGROUP, waitcount_commit, w);
-}
-
-static void waitcount_done(waitcount_t *w) {
-  if (atomic_fetch_add(&w->count, 1) + 1 == w->target) {
-    g_t *g = atomic_exchange(&w->waiter, NULL);
-    if (g) goro__ready(g);
-  }
-}
+static goro_waitgroup wg;
+static goro_chan *block; /* never sent to */
 
 static void parked_fn(void *arg) {
-  waitcount_done(arg);
-  goro__park(WR_CHAN_RECV, NULL, NULL); /* never readied */
+  goro_waitgroup_done(&wg);
+  goro_chan_recv(block, NULL, NULL);
 }
 
 typedef struct {
@@ -76,15 +53,16 @@ typedef struct {
 
 static int run_point(void *arg) {
   const point_t *pt = arg;
+  if (goro_chan_make(&block, sizeof(int), 0) != 0) return 1;
   for (int i = 0; i < 4; i++) goro_yield();
   long long before = resident_bytes();
-  waitcount_t w = {0, pt->n, NULL};
+  goro_waitgroup_add(&wg, (int)pt->n);
   for (long i = 0; i < pt->n; i++)
-    if (goro_go(parked_fn, &w) < 0) {
+    if (goro_go(parked_fn, NULL) < 0) {
       fprintf(stderr, "bench_memsweep: goro_go failed at %ld\n", i);
       exit(1);
     }
-  waitcount_wait(&w);
+  goro_waitgroup_wait(&wg);
   for (int i = 0; i < 16; i++) goro_yield();
   long long after = resident_bytes();
   emit(pt->name, "bytes_per_g", (double)(after - before) / (double)pt->n);
