@@ -251,7 +251,7 @@ struct goro__m {
   void *altstack;
   _Atomic int64_t syscall_since; /* when the current syscall started, 0 if none */
   _Atomic uint32_t syscalltick;
-  _Atomic uint32_t in_user;      /* hog detection (sysmon.c) */
+  _Atomic uint32_t *preempt_word; /* this thread's goro__tls_preempt */
 #ifdef GORO_TSAN
   void *tsan_g0_fiber;
 #endif
@@ -281,6 +281,7 @@ struct goro__p {
   /* sysmon's observations */
   uint32_t sysmon_schedtick;
   int64_t sysmon_schedwhen;
+  int64_t sysmon_preemptwhen;      /* when sysmon asked this slice to yield (0: not yet) */
   uint32_t sysmon_syscalltick;
   int64_t sysmon_syscallwhen;
   /* id cache */
@@ -360,6 +361,10 @@ HIDDEN m_t *goro__getm(void);
 /* The thread-local itself, for leaf code that cannot migrate (the
  * function-entry preemption hook). */
 HIDDEN extern __thread m_t *goro__tls_m;
+/* A per-thread copy of "the goroutine running here should yield", set by
+ * the monitor through m->preempt_word, so the function-entry hook tests a
+ * single thread-local word.  Stale values only cost a slow-path check. */
+HIDDEN extern __thread _Atomic uint32_t goro__tls_preempt;
 /* Owner-only counter bump that racy readers (stats) may read. */
 #define GORO_COUNTER_INC(c) \
   atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + 1, memory_order_relaxed)

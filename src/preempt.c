@@ -54,10 +54,11 @@ __attribute__((no_instrument_function, visibility("default"))) void __cyg_profil
     void *fn, void *site) {
   (void)fn;
   (void)site;
-  m_t *m = goro__tls_m;
-  if (UNLIKELY(m != NULL)) {
-    p_t *p = m->p;
-    if (p && UNLIKELY(atomic_load_explicit(&p->preempt, memory_order_relaxed)) && m->curg)
+  if (UNLIKELY(atomic_load_explicit(&goro__tls_preempt, memory_order_relaxed))) {
+    atomic_store_explicit(&goro__tls_preempt, 0, memory_order_relaxed);
+    m_t *m = goro__tls_m;
+    p_t *p = m ? m->p : NULL;
+    if (p && atomic_load_explicit(&p->preempt, memory_order_relaxed) && m->curg)
       goro__preempt_park();
   }
 }

@@ -56,6 +56,7 @@
 goro__sched_t goro__sched;
 
 __thread m_t *goro__tls_m;
+__thread _Atomic uint32_t goro__tls_preempt;
 
 /* Not inlined, and opaque to the optimizer: a goroutine may resume on
  * another thread after any call that can block, so the thread-local read
@@ -66,7 +67,10 @@ NOINLINE m_t *goro__getm(void) {
   return m;
 }
 
-void goro__set_tls_m(m_t *m) { goro__tls_m = m; }
+void goro__set_tls_m(m_t *m) {
+  goro__tls_m = m;
+  if (m) m->preempt_word = &goro__tls_preempt;
+}
 
 /* ------------------------------------------------------------------ */
 /* Switching between a G and g0                                        */
@@ -791,6 +795,7 @@ static inline void account_slice(p_t *p, g_t *g, bool inherit) {
     p->schedtick++;
     atomic_store_explicit(&p->schedtick_pub, p->schedtick, memory_order_relaxed);
     atomic_store_explicit(&p->preempt, 0, memory_order_relaxed);
+    atomic_store_explicit(&goro__tls_preempt, 0, memory_order_relaxed);
   }
   GORO_COUNTER_INC(p->ctxswitches);
 }

@@ -43,14 +43,21 @@ static int retake(int64_t now) {
       if (p->sysmon_schedtick != t) {
         p->sysmon_schedtick = t;
         p->sysmon_schedwhen = now;
+        p->sysmon_preemptwhen = 0;
         goro__preempt_hog_done(p);
       } else if (now - p->sysmon_schedwhen >= FORCE_PREEMPT_NS) {
-        if (atomic_exchange(&p->preempt, 1) == 0) {
-          /* first request for this slice */
-        } else if (now - p->sysmon_schedwhen >= 2 * FORCE_PREEMPT_NS) {
-          m_t *m = atomic_load(&p->m);
-          if (m && goro__preempt_hog(p, m)) n++;
-        }
+        /* Ask whatever runs there to yield: the P's flag for runtime
+         * calls, the thread's word for the function-entry hook. */
+        atomic_store(&p->preempt, 1);
+        m_t *pm = atomic_load(&p->m);
+        if (pm && pm->preempt_word) atomic_store_explicit(pm->preempt_word, 1, memory_order_relaxed);
+        /* A goroutine that ignored the request for another 10 ms is a
+         * hog (the request itself may be older than this slice's start
+         * as sysmon saw it, so time it separately). */
+        if (p->sysmon_preemptwhen == 0)
+          p->sysmon_preemptwhen = now;
+        else if (now - p->sysmon_preemptwhen >= FORCE_PREEMPT_NS && pm && goro__preempt_hog(p, pm))
+          n++;
       }
     } else {
       goro__preempt_hog_done(p);
