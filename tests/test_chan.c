@@ -541,11 +541,11 @@ static void big_fill(unsigned char *b, int seq) {
 }
 
 static void big_sender(void *arg) {
-  big_t *a = arg;
+  big_t a = *(big_t *)arg; /* the caller reuses *arg after the last receive */
   unsigned char *b = malloc(BIG);
-  for (int i = 0; i < a->n; i++) {
+  for (int i = 0; i < a.n; i++) {
     big_fill(b, i);
-    ASSERT_OK(goro_chan_send(a->c, b));
+    ASSERT_OK(goro_chan_send(a.c, b));
   }
   free(b);
 }
