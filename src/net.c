@@ -103,15 +103,15 @@ static int split_hostport(const char *addr, char *host, size_t hostsz, char *por
   return 0;
 }
 
+/* A numeric port, -1 for a service name, -2 for a number out of range. */
 static int parse_port(const char *s) {
   if (!*s) return -1;
   long v = 0;
   for (const char *c = s; *c; c++) {
     if (*c < '0' || *c > '9') return -1;
-    v = v * 10 + (*c - '0');
-    if (v > 65535) return -1;
+    if (v <= 65535) v = v * 10 + (*c - '0');
   }
-  return (int)v;
+  return v > 65535 ? -2 : (int)v;
 }
 
 #define MAX_ADDRS 8
@@ -163,6 +163,7 @@ static int resolve(const netspec_t *ns, const char *address, bool passive, addr_
     address = ":0";
   if ((r = split_hostport(address, host, sizeof host, port, sizeof port)) != 0) return r;
   int portnum = parse_port(port);
+  if (portnum == -2) return GORO_ENOADDR;
   bool wildcard = host[0] == 0 || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
   if (portnum >= 0 && (host[0] == 0 || (passive && wildcard && ns->family == AF_UNSPEC))) {
     /* Empty host: wildcard (listen) or loopback (dial). */

@@ -210,7 +210,9 @@ GTEST_T(net_many_acceptors_and_close_wakes_them, 20000) {
   for (int i = 0; i < 4; i++) {
     int v;
     ASSERT_OK(goro_chan_recv(ch, &v, NULL));
-    ASSERT_EQ(v, GORO_ECLOSED);
+    /* A parked acceptor gets GORO_ECLOSED; one that happened to be
+     * between a wake-up and its retry finds the fd gone (EBADF). */
+    ASSERT(v == GORO_ECLOSED || v == GORO_EBADF);
   }
   ASSERT_LT(goro_now() - t0, 500 * GORO_MILLISECOND);
   goro_chan_release(ch);
@@ -435,7 +437,7 @@ GTEST_T(net_deadlines, 20000) {
 
   /* dial: a listener that never accepts, with a full backlog, drops
    * further SYNs; a dial then times out. */
-  int l2 = goro_listen("tcp", "127.0.0.1:0", 0);
+  int l2 = goro_listen("tcp", "127.0.0.1:0", 1);
   ASSERT_GE(l2, 0);
   char addr[64];
   snprintf(addr, sizeof addr, "127.0.0.1:%d", local_port(l2));
