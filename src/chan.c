@@ -184,9 +184,18 @@ static inline bool deadline_passed(int64_t deadline) {
 /* send                                                                */
 /* ------------------------------------------------------------------ */
 
+/* The blocking tail of a send (lock held), kept out of line so that the
+ * hot paths need no waiter record in their frame. */
+static NOINLINE int send_block(goro_chan *c, const void *elem, int64_t deadline) {
+  sudog_t s = {.g = goro__chan_self(), .elem = (void *)elem, .c = c, .caseidx = -1};
+  if (wait_on(c, &c->sendq, &s, WR_CHAN_SEND, deadline)) return GORO_ETIMEDOUT;
+  return s.success ? 0 : GORO_ECLOSED;
+}
+
 /* deadline: -1 forever, 0 try once, else absolute.  fail: the code for
- * "would block" (GORO_EAGAIN for try, GORO_ETIMEDOUT for deadlines). */
-static int chan_send(goro_chan *c, const void *elem, int64_t deadline, int fail) {
+ * "would block" (GORO_EAGAIN for try, GORO_ETIMEDOUT for deadlines).
+ * Inlined into each public entry so the deadline tests fold away. */
+static inline __attribute__((always_inline)) int chan_send(goro_chan *c, const void *elem, int64_t deadline, int fail) {
   if (UNLIKELY(!c)) {
     if (deadline == 0) {
       goro__preempt_point();
@@ -230,9 +239,7 @@ static int chan_send(goro_chan *c, const void *elem, int64_t deadline, int fail)
     goro__preempt_point();
     return fail;
   }
-  sudog_t s = {.g = goro__chan_self(), .elem = (void *)elem, .c = c, .caseidx = -1};
-  if (wait_on(c, &c->sendq, &s, WR_CHAN_SEND, deadline)) return GORO_ETIMEDOUT;
-  return s.success ? 0 : GORO_ECLOSED;
+  return send_block(c, elem, deadline);
 }
 
 int goro_chan_send(goro_chan *c, const void *elem) {
@@ -260,7 +267,25 @@ static int recv_closed(uint32_t elemsize, void *out, bool *ok) {
   return GORO_ECLOSED;
 }
 
-static int chan_recv(goro_chan *c, void *out, bool *ok, int64_t deadline, int fail) {
+/* The blocking tail of a receive (lock held), out of line as for send. */
+static NOINLINE int recv_block(goro_chan *c, void *out, bool *ok, int64_t deadline) {
+  /* After a wake-up that completed us, c is not touched again: a closer
+   * may release its last reference right after the close. */
+  uint32_t elemsize = c->elemsize;
+  sudog_t r = {.g = goro__chan_self(), .elem = out, .c = c, .caseidx = -1};
+  if (wait_on(c, &c->recvq, &r, WR_CHAN_RECV, deadline)) {
+    if (ok) *ok = false;
+    return GORO_ETIMEDOUT;
+  }
+  if (r.success) {
+    if (ok) *ok = true;
+    return 0;
+  }
+  return recv_closed(elemsize, out, ok);
+}
+
+static inline __attribute__((always_inline)) int chan_recv(goro_chan *c, void *out, bool *ok,
+                                                           int64_t deadline, int fail) {
   if (UNLIKELY(!c)) {
     if (ok) *ok = false;
     if (deadline == 0) {
@@ -307,19 +332,7 @@ static int chan_recv(goro_chan *c, void *out, bool *ok, int64_t deadline, int fa
     goro__preempt_point();
     return fail;
   }
-  /* After a wake-up that completed us, c is not touched again: a closer
-   * may release its last reference right after the close. */
-  uint32_t elemsize = c->elemsize;
-  sudog_t r = {.g = goro__chan_self(), .elem = out, .c = c, .caseidx = -1};
-  if (wait_on(c, &c->recvq, &r, WR_CHAN_RECV, deadline)) {
-    if (ok) *ok = false;
-    return GORO_ETIMEDOUT;
-  }
-  if (r.success) {
-    if (ok) *ok = true;
-    return 0;
-  }
-  return recv_closed(elemsize, out, ok);
+  return recv_block(c, out, ok, deadline);
 }
 
 int goro_chan_recv(goro_chan *c, void *out, bool *ok) {
