@@ -293,7 +293,7 @@ struct goro__p {
   goro__timers_t *timers;          /* timer.c */
   void *sudogcache;                /* chan.c */
   _Atomic uint64_t ctxswitches, steals; /* written by the owner only (relaxed) */
-  int64_t gdelta, spawndelta;      /* goroutine count changes not yet in goro__sched */
+  _Atomic int64_t gdelta, spawndelta; /* owner-written count changes not yet in goro__sched */
   _Atomic uint32_t preempt;        /* monitor: whoever runs here should yield */
   p_t *spare;                      /* sysmon only: extra P started because this P is hogged */
   _Atomic uint32_t spare_active;   /* on a spare P: still needed (else it retires) */
@@ -412,6 +412,8 @@ HIDDEN void goro__startm(p_t *p, bool spinning, bool locked_sched);
 HIDDEN bool goro__runq_empty(p_t *p);
 HIDDEN uint32_t goro__runq_len(p_t *p);
 HIDDEN void goro__gosched_preempted(void); /* yield to the global queue, reason preempted */
+/* Exact count of goroutines started since goro_run (sums per-P deltas). */
+HIDDEN int64_t goro__spawned_count(void);
 HIDDEN int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char *name,
                                    void *creator_pc);
 /* Called by the G after a preemption-point check says "yield". */

@@ -154,12 +154,15 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
     g->name = strndup(name, 31);
   }
   if (p) {
-    /* Batched into the global counters so spawning Ps share no line. */
-    p->gdelta++;
-    if (++p->spawndelta >= 64) {
+    /* Batched into the global counters so spawning Ps share no line;
+     * owner-only updates, readable by goro_stats. */
+    GORO_COUNTER_INC(p->gdelta);
+    GORO_COUNTER_INC(p->spawndelta);
+    if (atomic_load_explicit(&p->spawndelta, memory_order_relaxed) >= 64) {
       atomic_fetch_add_explicit(&goro__sched.gcount, p->gdelta, memory_order_relaxed);
       atomic_fetch_add_explicit(&goro__sched.spawned, p->spawndelta, memory_order_relaxed);
-      p->gdelta = p->spawndelta = 0;
+      atomic_store_explicit(&p->gdelta, 0, memory_order_relaxed);
+      atomic_store_explicit(&p->spawndelta, 0, memory_order_relaxed);
     }
   } else {
     atomic_fetch_add_explicit(&goro__sched.gcount, 1, memory_order_relaxed);
@@ -180,6 +183,15 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
 /* ------------------------------------------------------------------ */
 /* Public goroutine API                                                */
 /* ------------------------------------------------------------------ */
+
+int64_t goro__spawned_count(void) {
+  int64_t n = atomic_load(&goro__sched.spawned);
+  for (int i = 0; i < goro__sched.nallp; i++) {
+    p_t *p = goro__sched.allp[i];
+    if (p) n += atomic_load_explicit(&p->spawndelta, memory_order_relaxed);
+  }
+  return n;
+}
 
 static int check_stack_size(size_t sz, size_t *out) {
   if (sz == 0) {
