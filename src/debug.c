@@ -236,5 +236,5 @@ void goro_stats(goro_stats_t *out) {
   out->polls = atomic_load(&goro__sched.polls);
   out->preemptions = atomic_load(&goro__sched.preemptions);
   out->handoffs = atomic_load(&goro__sched.handoffs);
-  out->spawned = atomic_load(&goro__sched.spawned);
+  out->spawned = goro__spawned_count();
 }
