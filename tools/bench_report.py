@@ -154,7 +154,8 @@ def draw_chart(outdir, rows, med):
                    "set style fill solid 0.6 border -1",
                    "set boxwidth 0.7",
                    "set logscale y 2",
-                   "set xtics rotate by -45 noenhanced",
+                   "set xtics rotate by -40 noenhanced",
+                   "set bmargin 9",
                    "set grid ytics",
                    "set yrange [*:*]",
                    "unset key",
@@ -164,7 +165,7 @@ def draw_chart(outdir, rows, med):
         script += ["set title 'goro vs Go: no pairs yet'", "unset key", "plot [0:1] NaN"]
     if n_mem:
         script += ["set title 'memory per parked goroutine / thread'",
-                   "set logscale x 10", "set logscale y 2",
+                   "set logscale x 10", "set logscale y 2", "set xtics ('1e3' 1000, '1e4' 10000, '1e5' 100000, '1e6' 1000000)",
                    "set xlabel 'N parked'", "set ylabel 'KiB per parked (VmRSS + VmPTE)'",
                    "set key top right", "set grid",
                    "set xrange [500:2000000]",
