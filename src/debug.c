@@ -92,6 +92,9 @@ void goro__checkdead(void) {
     if (goro__timers_next(p) != -1) return;
     if (!goro__runq_empty(p)) return;
   }
+  /* Threads the runtime did not start (a C library's callback thread
+   * holding a goro mutex, say) may still wake someone. */
+  if (goro__foreign_threads_present()) return;
   goro__fatal("all goroutines are asleep - deadlock!");
 }
 

@@ -84,6 +84,11 @@ HIDDEN void goro__futex_wake(_Atomic uint32_t *addr, int n);
 HIDDEN void goro__osyield(void);
 HIDDEN uint32_t goro__fastrand(void);    /* per-M xorshift; any thread */
 HIDDEN int goro__gettid(void);
+/* Threads in this process now (/proc/self/status), or -1. */
+HIDDEN int goro__os_thread_count(void);
+/* True if threads the runtime did not start may exist (they could still
+ * wake goroutines, so no deadlock can be declared).  sched.lock held. */
+HIDDEN bool goro__foreign_threads_present(void);
 static inline void goro__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -344,6 +349,7 @@ typedef struct goro__sched {
   _Atomic int64_t ctxswitches, steals, polls, preemptions, handoffs;
   _Atomic int32_t foreign_users; /* foreign threads that used goro objects */
   _Atomic int32_t nsyscall;      /* goroutines in blocking calls */
+  _Atomic int32_t nauxthreads;   /* runtime threads that are not Ms (sysmon, resolvers) */
   int64_t starttime;
   /* debug settings */
   int schedtrace_ms;

@@ -111,3 +111,28 @@ int goro__os_ncpu(void) {
   }
   return n;
 }
+
+int goro__os_thread_count(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[128];
+  int n = -1;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "Threads:", 8) == 0) {
+      n = atoi(line + 8);
+      break;
+    }
+  }
+  fclose(f);
+  return n;
+}
+
+bool goro__foreign_threads_present(void) {
+  if (atomic_load(&goro__sched.foreign_users) > 0) return true;
+  int n = goro__os_thread_count();
+  if (n < 0) return false;
+  /* Ms still alive (mcount), the monitor, and auxiliary runtime threads.
+   * An M that is exiting has already left mcount: it also counts as
+   * "maybe foreign" for an instant, and the monitor checks again later. */
+  return n > goro__sched.mcount + atomic_load(&goro__sched.nauxthreads);
+}

@@ -100,7 +100,10 @@ static void maybe_start_thread(void) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_t t;
-  if (pthread_create(&t, NULL, resolver_main, NULL) == 0) pool.threads[pool.nthreads++] = t;
+  if (pthread_create(&t, NULL, resolver_main, NULL) == 0) {
+    pool.threads[pool.nthreads++] = t;
+    atomic_fetch_add(&goro__sched.nauxthreads, 1);
+  }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 

@@ -90,6 +90,7 @@ static void *sysmon_main(void *arg) {
   int64_t delay = 20 * GORO_MICROSECOND;
   int idle = 0;
   int64_t lasttrace = goro__nanotime();
+  int64_t lastdeadcheck = lasttrace;
   while (!atomic_load(&sysmon_stop_flag)) {
     goro__note_sleep_for(&sysmon_note, delay);
     goro__note_clear(&sysmon_note);
@@ -103,6 +104,16 @@ static void *sysmon_main(void *arg) {
       int cnt = 0;
       g_t *list = goro__netpoll(0, &cnt);
       if (list) goro__ready_list(list); /* no P here: global queue + wakep */
+    }
+    /* Deadlock re-check while everything is idle: the check made when
+     * the last M went idle may have been inconclusive (threads of unknown
+     * origin were still alive then). */
+    if (now - lastdeadcheck > 100 * GORO_MILLISECOND &&
+        atomic_load(&goro__sched.npidle) == atomic_load(&goro__sched.gomaxprocs)) {
+      lastdeadcheck = now;
+      goro__lock(&goro__sched.lock);
+      goro__checkdead();
+      goro__unlock(&goro__sched.lock);
     }
     int took = retake(now);
     if (took) {
@@ -133,6 +144,7 @@ int goro__sysmon_start(void) {
   int r = pthread_create(&sysmon_thread, NULL, sysmon_main, NULL);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   sysmon_running = r == 0;
+  if (sysmon_running) atomic_fetch_add(&goro__sched.nauxthreads, 1);
   return -r;
 }
 
@@ -142,6 +154,7 @@ void goro__sysmon_stop(void) {
   goro__note_wake(&sysmon_note);
   pthread_join(sysmon_thread, NULL);
   sysmon_running = false;
+  atomic_fetch_sub(&goro__sched.nauxthreads, 1);
 }
 
 void goro__sysmon_wake(void) { goro__note_wake(&sysmon_note); }
