@@ -102,8 +102,8 @@ stage_asan() {
   build "$B-asan" -DGORO_ASAN=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF || return
   local e=(GORO_TEST_STRESS=0 "ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=0}"
     "UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}")
-  run_suite "asan-p1" "$B-asan" 1 3 "${e[@]}"
-  run_suite "asan-p$NPROC" "$B-asan" "$NPROC" 3 "${e[@]}"
+  run_suite "asan-p1" "$B-asan" 1 2 "${e[@]}"
+  run_suite "asan-p$NPROC" "$B-asan" "$NPROC" 2 "${e[@]}"
 }
 
 stage_tsan() {
@@ -122,8 +122,8 @@ stage_tsan() {
     fi
   fi
   local e=(GORO_TEST_STRESS=0 "TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}")
-  WRAP=$wrap run_suite "tsan-p1" "$B-tsan" 1 5 "${e[@]}"
-  WRAP=$wrap run_suite "tsan-p$NPROC" "$B-tsan" "$NPROC" 5 "${e[@]}"
+  WRAP=$wrap run_suite "tsan-p1" "$B-tsan" 1 3 "${e[@]}"
+  WRAP=$wrap run_suite "tsan-p$NPROC" "$B-tsan" "$NPROC" 3 "${e[@]}"
 }
 
 stage_ucontext() {
@@ -190,34 +190,37 @@ stage_install() {
   local ok=1 detail=""
   if ! cmake --install "$ROOT/$B" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1; then
     cat "$tmp/install.log"
-    ok=0 detail="cmake --install failed"
+    record "install" FAILED $(($(now) - t0)) "cmake --install failed (kept $tmp)"
+    return
   fi
-  local pc libdir
+  # 1. pkg-config, as a Makefile user would.
+  local pc libdir flags
   pc=$(find "$tmp/prefix" -name goro.pc | head -1)
-  if [ $ok = 1 ] && [ -z "$pc" ]; then ok=0 detail="no goro.pc installed"; fi
-  if [ $ok = 1 ]; then
+  if [ -z "$pc" ]; then
+    ok=0 detail="no goro.pc installed;"
+  else
     libdir=$(dirname "$(dirname "$pc")")
-    local flags
     flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs goro)
     echo "pkg-config --cflags --libs goro: $flags"
     # shellcheck disable=SC2086
     if ${CC:-cc} -o "$tmp/smoke-pc" "$ROOT/tests/install/smoke.c" $flags &&
-      LD_LIBRARY_PATH=$libdir "$tmp/smoke-pc"; then
+      LD_LIBRARY_PATH=$libdir timeout -s QUIT 60 "$tmp/smoke-pc"; then
       echo "pkg-config build: ok"
     else
-      ok=0 detail="pkg-config build or run failed"
+      echo "pkg-config build: FAILED"
+      ok=0 detail="pkg-config build or run failed;"
     fi
   fi
-  if [ $ok = 1 ]; then
-    if cmake -S "$ROOT/tests/install" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/cmake.log" 2>&1 &&
-      cmake --build "$tmp/cmake-build" >>"$tmp/cmake.log" 2>&1 &&
-      "$tmp/cmake-build/smoke"; then
-      echo "find_package build: ok"
-    else
-      cat "$tmp/cmake.log"
-      ok=0 detail="find_package(goro) build or run failed"
-    fi
+  # 2. find_package(goro) -> goro::goro, as a CMake user would.
+  if cmake -S "$ROOT/tests/install" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/cmake.log" 2>&1 &&
+    cmake --build "$tmp/cmake-build" >>"$tmp/cmake.log" 2>&1 &&
+    timeout -s QUIT 60 "$tmp/cmake-build/smoke"; then
+    echo "find_package build: ok"
+  else
+    tail -30 "$tmp/cmake.log"
+    echo "find_package build: FAILED"
+    ok=0 detail="$detail find_package(goro) build or run failed;"
   fi
   if [ $ok = 1 ]; then
     record "install" ok $(($(now) - t0)) "pkg-config and find_package(goro)"
