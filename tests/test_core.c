@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static int tid(void) { return (int)syscall(SYS_gettid); }
@@ -411,9 +412,18 @@ static void hz_busy(void *arg) {
   atomic_fetch_add(&hz_exited, 1);
 }
 
+static long short_block(void *arg) {
+  (void)arg;
+  struct timespec ts = {0, 200 * 1000};
+  nanosleep(&ts, NULL);
+  return 0;
+}
+
 /* A goroutine that took &errno before a blocking point and resumes on
  * another M holds the old thread's errno; only a fresh look is right.
- * The runtime's own accessor goro__getm() must follow the move. */
+ * The runtime's own accessor goro__getm() must follow the move.  The
+ * blocking point is a blocking call: its processor is handed to another
+ * thread meanwhile, so the goroutine often resumes elsewhere. */
 GTEST(core_errno_location_migrates) {
   int prev = goro_maxprocs(2);
   for (int i = 0; i < 4; i++) ASSERT_GT(goro_go(hz_busy, NULL), 0);
@@ -422,7 +432,7 @@ GTEST(core_errno_location_migrates) {
   for (int i = 0; i < 200000 && migrations < 20 && goro_now() < dl; i++) {
     int *before = errno_loc();
     int t0 = tid();
-    goro_yield();
+    goro_blocking(short_block, NULL);
     int t1 = tid();
     int *after = errno_loc();
     m_t *m = goro__getm();
