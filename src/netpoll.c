@@ -89,6 +89,7 @@ typedef struct goro__pd {
   int fd;            /* fd this pd serves, -1 when free */
   uint8_t closing;   /* closed or free: waiters get GORO_ECLOSED */
   uint8_t notsock;   /* writes use write(2), not send(2) */
+  uint8_t lazy;      /* registered on first wait (an fd goro did not make) */
   uint8_t ready[2];
   pd_waiter_t *head[2], *tail[2];
   struct goro__pd *freenext; /* free list (reg_lock) */
@@ -261,11 +262,13 @@ static void pd_retire(pd_t *pd) {
   goro__unlock(&reg_lock);
 }
 
-/* Register fd.  replace: the fd is fresh (just made by socket/accept), so
- * any table entry is stale (its fd was closed without goro_close) and is
- * retired.  Otherwise an existing entry is used as is.  Returns 0 and the
+/* Register fd.  replace: the fd is fresh (just made by socket/accept), or
+ * its old registration is known dead, so any table entry is stale (its fd
+ * was closed without goro_close) and is retired.  Otherwise an existing
+ * entry is used as is.  lazy: registered by a wait, not by goro's own
+ * socket calls.  Returns 0 and the
  * pd, or a negative code (epoll refuses regular files with -EPERM). */
-static int pd_register(int fd, bool replace, bool notsock, pd_t **out) {
+static int pd_register(int fd, bool replace, bool notsock, bool lazy, pd_t **out) {
   int epfd = goro__netpoll_epfd();
   if (epfd < 0) return GORO_ENOTRUNNING;
   goro__lock(&reg_lock);
@@ -290,6 +293,7 @@ static int pd_register(int fd, bool replace, bool notsock, pd_t **out) {
   pd->fd = fd;
   pd->closing = 0;
   pd->notsock = notsock;
+  __atomic_store_n(&pd->lazy, lazy, __ATOMIC_RELAXED);
   pd->ready[0] = pd->ready[1] = 0;
   pd->head[0] = pd->head[1] = pd->tail[0] = pd->tail[1] = NULL;
   struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
@@ -316,7 +320,7 @@ static int pd_register(int fd, bool replace, bool notsock, pd_t **out) {
 
 int goro__pd_open(int fd, bool notsock) {
   pd_t *pd;
-  return pd_register(fd, true, notsock, &pd);
+  return pd_register(fd, true, notsock, false, &pd);
 }
 
 int goro__pd_close(int fd) {
@@ -356,8 +360,24 @@ int goro__pd_wait(int fd, int events, int64_t deadline) {
   if (!events) return GORO_EINVAL;
   pd_t *pd = pd_lookup(fd);
   if (!pd) {
-    int r = pd_register(fd, false, false, &pd);
+    int r = pd_register(fd, false, false, true, &pd);
     if (r < 0) return r;
+  } else if (__atomic_load_n(&pd->lazy, __ATOMIC_RELAXED)) {
+    /* An fd goro did not make may have been closed with close(2) and its
+     * number reused; its registration then died with the old file.  A
+     * re-arm finds out (ENOENT) at one system call per wait, paid only by
+     * such fds; fds made by goro must be closed with goro_close. */
+    goro__lock(&pd->lock);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                             .data.u64 = pd_tag(pd)};
+    bool live = !pd->closing && pd->fd == fd;
+    goro__unlock(&pd->lock);
+    if (live && epoll_ctl(goro__netpoll_epfd(), EPOLL_CTL_MOD, fd, &ev) != 0) {
+      int e = errno;
+      if (e != ENOENT) return -e;
+      int r = pd_register(fd, true, false, true, &pd);
+      if (r < 0) return r;
+    }
   }
   if (deadline == 0) return GORO_ETIMEDOUT;
   if (deadline > 0 && goro__nanotime() >= deadline) return GORO_ETIMEDOUT;
