@@ -452,6 +452,8 @@ HIDDEN extern _Atomic int32_t goro__netpoll_waiters;
 HIDDEN int goro__sysmon_start(void);
 HIDDEN void goro__sysmon_stop(void);
 HIDDEN void goro__sysmon_wake(void);
+/* A blocking call is starting: make sure the monitor is watching closely. */
+HIDDEN void goro__sysmon_syscall_hint(void);
 
 /* debug.c */
 HIDDEN void goro__debug_init(void);

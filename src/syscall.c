@@ -28,6 +28,7 @@ void goro_syscall_enter(void) {
   m->p = NULL;
   p->m = NULL;
   atomic_store(&p->status, P_SYSCALL);
+  goro__sysmon_syscall_hint();
 }
 
 void goro_syscall_exit(void) {
