@@ -38,6 +38,12 @@
  *     record.  After waking, the goroutine always takes the pd lock to
  *     unlink itself if still linked, so a waker holding the lock may touch
  *     the record safely.
+ *   - Registration: fds made by goro's socket calls are registered when
+ *     made (any stale table entry for that number, left by a close(2)
+ *     instead of goro_close, is retired).  Other fds are registered on
+ *     their first wait and re-armed (EPOLL_CTL_MOD) on every later wait:
+ *     if their file was closed with close(2) and the number reused, the
+ *     re-arm fails with ENOENT and the fd is registered afresh.
  *   - goro__netpoll_waiters counts goroutines parked here (incremented
  *     before parking, decremented by the goroutine after it wakes), so the
  *     scheduler keeps polling and the deadlock detector stays quiet.
