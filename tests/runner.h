@@ -24,7 +24,8 @@
  * TEST_SKIP("why") ends a test as skipped.
  *
  * Environment: GORO_TEST_STRESS=0..3 scales stress tests (test_stress()),
- * GORO_TEST_TIMEOUT_MULTIPLIER scales time limits.
+ * GORO_TEST_TIMEOUT_MULTIPLIER scales time limits, GORO_TEST_TIME_CAP_MS
+ * bounds them (CI uses it to keep one hung test from eating the budget).
  */
 #ifndef GORO_TEST_RUNNER_H
 #define GORO_TEST_RUNNER_H

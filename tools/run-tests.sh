@@ -12,7 +12,8 @@
 #
 # Usage: tools/run-tests.sh [STAGE...]   (default: all; GORO_MATRIX also
 # selects stages).  Environment: GORO_TEST_TIMEOUT_MULTIPLIER (multiplied
-# into the per-stage factor), GORO_TEST_JOBS (default 2), CC, and
+# into the per-stage factor), GORO_TEST_TIME_CAP_MS (default 120000: no test
+# runs longer), GORO_TEST_JOBS (default 2), CC, and
 # GORO_BUILD_PREFIX (default "build": directories build, build-asan, ...).
 #
 # Heavy tests scale down under the sanitizers and Valgrind
@@ -27,6 +28,9 @@ NPROC=$(nproc 2>/dev/null || echo 2)
 TJOBS=${GORO_TEST_JOBS:-2}
 BUILD_TYPE=RelWithDebInfo
 BASE_MULT=${GORO_TEST_TIMEOUT_MULTIPLIER:-1}
+# No single test may take more than this (a hung test would otherwise cost
+# its full, multiplied limit in every stage).
+export GORO_TEST_TIME_CAP_MS=${GORO_TEST_TIME_CAP_MS:-120000}
 B=${GORO_BUILD_PREFIX:-build}
 ALL_STAGES="normal asan tsan ucontext valgrind install"
 if [ $# -gt 0 ]; then STAGES="$*"; else STAGES=${GORO_MATRIX:-$ALL_STAGES}; fi
