@@ -171,6 +171,7 @@ void goro__mutex_unlock_slow(goro__mutex_t *mu, uint32_t new) {
     /* Hand the lock to the next waiter; it keeps STARVING set or clears
      * it, and newcomers meanwhile queue behind it. */
     goro__sem_release(&mu->sema, true);
+    goro__preempt_point();
     return;
   }
   uint32_t old = new;
@@ -180,6 +181,9 @@ void goro__mutex_unlock_slow(goro__mutex_t *mu, uint32_t new) {
       return;
     if (atomic_compare_exchange_weak(&mu->state, &old, (old - MUTEX_WAITER) | MUTEX_WOKEN)) {
       goro__sem_release(&mu->sema, false);
+      /* Someone waits for this lock: let a goroutine the monitor asked to
+       * yield do it here, before it can take the lock again. */
+      goro__preempt_point();
       return;
     }
   }
