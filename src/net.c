@@ -16,7 +16,7 @@
  * Writes to sockets use send/sendmsg with MSG_NOSIGNAL so a dead peer
  * yields GORO_EPIPE instead of killing the process with SIGPIPE; an fd that
  * turns out not to be a socket is remembered in its poll descriptor and
- * written with write/writev.  Dialed and accepted TCP connections get
+ * written with write/writev with SIGPIPE held back on the thread.  Dialed and accepted TCP connections get
  * TCP_NODELAY, as in Go.
  *
  * Preemption: every call passes a preemption point, so a goroutine that
@@ -36,6 +36,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -434,6 +436,29 @@ ssize_t goro_read_dl(int fd, void *buf, size_t n, int64_t deadline) {
 
 ssize_t goro_read(int fd, void *buf, size_t n) { return goro_read_dl(fd, buf, n, GORO_FOREVER); }
 
+/* write/writev on a non-socket (a pipe) with SIGPIPE held back: blocked
+ * on this thread for the call, and a SIGPIPE the call raised is taken
+ * before unblocking, so a closed reader yields -EPIPE as on sockets (Go's
+ * behaviour for descriptors other than stdout/stderr).  No goroutine switch
+ * can happen in between, so the thread's mask is restored on the same
+ * thread. */
+static ssize_t write_nosigpipe(int fd, const void *buf, const struct iovec *iov, int iovcnt,
+                               size_t n) {
+  sigset_t pipeset, old;
+  sigemptyset(&pipeset);
+  sigaddset(&pipeset, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipeset, &old);
+  ssize_t r = iov ? writev(fd, iov, iovcnt) : write(fd, buf, n);
+  int e = r < 0 ? errno : 0;
+  if (e == EPIPE && !sigismember(&old, SIGPIPE)) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return r >= 0 ? r : -e;
+}
+
 /* One write attempt: send with MSG_NOSIGNAL on sockets, write otherwise.
  * Returns bytes or -errno. */
 static ssize_t write_once(int fd, const void *buf, size_t n) {
@@ -444,8 +469,7 @@ static ssize_t write_once(int fd, const void *buf, size_t n) {
     if (e != ENOTSOCK) return -e;
     goro__pd_set_notsock(fd);
   }
-  ssize_t r = write(fd, buf, n);
-  return r >= 0 ? r : -errno;
+  return write_nosigpipe(fd, buf, NULL, 0, n);
 }
 
 static ssize_t writev_once(int fd, const struct iovec *iov, int iovcnt) {
@@ -460,8 +484,7 @@ static ssize_t writev_once(int fd, const struct iovec *iov, int iovcnt) {
     if (e != ENOTSOCK) return -e;
     goro__pd_set_notsock(fd);
   }
-  ssize_t r = writev(fd, iov, iovcnt);
-  return r >= 0 ? r : -errno;
+  return write_nosigpipe(fd, NULL, iov, iovcnt, 0);
 }
 
 ssize_t goro_write_dl(int fd, const void *buf, size_t n, int64_t deadline) {

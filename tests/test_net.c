@@ -495,6 +495,19 @@ GTEST_T(net_wait_fd_pipe, 20000) {
   goro_close(p[1]);
 }
 
+GTEST_T(net_pipe_closed_reader_is_epipe, 20000) {
+  /* Writing to a pipe whose reader is gone returns GORO_EPIPE; the
+   * process is not killed by SIGPIPE. */
+  int p[2];
+  ASSERT_OK(pipe2(p, O_NONBLOCK | O_CLOEXEC));
+  ASSERT_EQ(goro_write(p[1], "a", 1), 1);
+  goro_close(p[0]);
+  ASSERT_ERR(goro_write(p[1], "b", 1), GORO_EPIPE);
+  struct iovec iov = {"c", 1};
+  ASSERT_ERR(goro_writev(p[1], &iov, 1), GORO_EPIPE);
+  goro_close(p[1]);
+}
+
 GTEST_T(net_wait_fd_survives_plain_close_and_reuse, 20000) {
   /* A pipe goro did not make, waited on, then closed with close(2): the
    * next pipe may get the same numbers and must still be waitable. */
