@@ -124,9 +124,9 @@ GORO_EXTERN int64_t goro_go(goro_fn fn, void *arg);
 GORO_EXTERN int64_t goro_go_opts(goro_fn fn, void *arg, const goro_opts *opts);
 
 /* Let other goroutines run (Go's runtime.Gosched): the caller goes to the
- * back of its processor's run queue; every 61st time slice a processor
- * serves the global queue first, and idle processors steal, so no
- * runnable goroutine starves. */
+ * back of the global run queue, so yielding goroutines share all
+ * processors evenly (with one processor, the back of its own queue, which
+ * is the same line and much cheaper). */
 GORO_EXTERN void goro_yield(void);
 
 /* End the calling goroutine (Go's runtime.Goexit).  Called in the main

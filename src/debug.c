@@ -223,7 +223,7 @@ void goro_stats(goro_stats_t *out) {
   out->idle_threads = goro__sched.nmidle;
   goro__unlock(&goro__sched.lock);
   out->spinning_threads = atomic_load(&goro__sched.nmspinning);
-  out->procs = atomic_load(&goro__sched.gomaxprocs);
+  out->procs = atomic_load(&goro__sched.gomaxprocs) - atomic_load(&goro__sched.nborrowed);
   out->idle_procs = atomic_load(&goro__sched.npidle);
   goro__stack_usage(&out->stack_reserved_bytes, &out->stack_resident_bytes);
   int64_t cs = 0, st = 0;

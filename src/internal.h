@@ -300,8 +300,7 @@ struct goro__p {
   _Atomic uint64_t ctxswitches, steals; /* written by the owner only (relaxed) */
   _Atomic int64_t gdelta, spawndelta; /* owner-written count changes not yet in goro__sched */
   _Atomic uint32_t preempt;        /* monitor: whoever runs here should yield */
-  p_t *spare;                      /* sysmon only: extra P started because this P is hogged */
-  _Atomic uint32_t spare_active;   /* on a spare P: still needed (else it retires) */
+  bool borrowed;                   /* sysmon only: a P was added because this one is hogged */
   /* run queue: owner pushes at tail; owner and thieves CAS head */
   _Alignas(CACHELINE) _Atomic uint32_t runqhead;
   _Atomic uint32_t runqtail;
@@ -326,7 +325,8 @@ typedef struct goro__sched {
   _Atomic int32_t npidle;
   _Atomic int32_t nmspinning;
   _Atomic int32_t needspinning;
-  _Atomic int32_t gomaxprocs;
+  _Atomic int32_t gomaxprocs;   /* live Ps: the user's setting + nborrowed */
+  _Atomic int32_t nborrowed;    /* Ps added for hogged Ps (preempt.c) */
   p_t *allp[GORO_MAXPROCS_LIMIT]; /* Ps 0..gomaxprocs-1 live (lock for writes) */
   int32_t nallp;               /* Ps ever made */
   _Atomic int64_t goidgen;
@@ -349,7 +349,8 @@ typedef struct goro__sched {
   _Atomic int64_t ctxswitches, steals, polls, preemptions, handoffs;
   _Atomic int32_t foreign_users; /* foreign threads that used goro objects */
   _Atomic int32_t nsyscall;      /* goroutines in blocking calls */
-  _Atomic int32_t nauxthreads;   /* runtime threads that are not Ms (sysmon, resolvers) */
+  _Atomic int32_t nauxthreads;
+  _Atomic int32_t timers_moved;  /* a retired P left timers on P 0 */   /* runtime threads that are not Ms (sysmon, resolvers) */
   int64_t starttime;
   /* debug settings */
   int schedtrace_ms;
@@ -457,7 +458,18 @@ HIDDEN void goro__sysmon_syscall_hint(void);
 
 /* debug.c */
 HIDDEN void goro__debug_init(void);
-HIDDEN void goro__dump_all(int fd, bool from_signal);
+HIDDEN void goro__dump_all(int fd, bool from_signal);   /* backtrace.c */
+/* Dump every goroutine; uc is the signal context of the faulting thread
+ * (or NULL), used for the current goroutine's own frames. */
+HIDDEN void goro__dump_all_ctx(int fd, const void *uc);
+HIDDEN void goro__dump_one(int fd, g_t *g);
+HIDDEN extern int goro__debug_tracebackall;             /* debug.c */
+HIDDEN extern int64_t goro__debug_partial_threshold_ns; /* debug.c */
+/* partial_deadlock.c: record that the running goroutine used obj; forget
+ * obj when it is freed; look for closed sets of blocked goroutines. */
+HIDDEN void goro__pd_touch(void *obj);
+HIDDEN void goro__pd_forget(void *obj);
+HIDDEN void goro__partial_deadlock_poll(int64_t now);
 /* backtrace.c: print g's stack in Go's frame format (is_self: the caller's
  * own goroutine, which is running). */
 HIDDEN void goro__dump_backtrace(int fd, g_t *g, bool is_self);

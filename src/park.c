@@ -156,11 +156,15 @@ typedef struct {
 } dl_commit_t;
 
 static bool dl_commit(g_t *g, void *a) {
-  dl_commit_t *d = a;
+  /* d lives on g's stack: read it before arming the timer, which may fire
+   * on another M at once and resume g (its frame is then gone). */
+  dl_commit_t d = *(dl_commit_t *)a;
   /* Arm before the inner commit publishes us: once it releases its lock
-   * a waker may complete and resume us anywhere. */
-  goro__rtimer_start(g->timer, d->deadline, 0);
-  if (!d->commit || d->commit(g, d->arg)) return true;
+   * a waker may complete and resume us anywhere.  (A timer that fires
+   * first readies g, which then waits for the lock the inner commit still
+   * holds, so the inner commit's own data stays valid.) */
+  goro__rtimer_start(g->timer, d.deadline, 0);
+  if (!d.commit || d.commit(g, d.arg)) return true;
   /* The inner commit aborted the park.  Whoever wins selectdone owns the
    * wake-up: if the timer already won, it has readied (or will ready) us,
    * so we must stay parked. */

@@ -8,23 +8,24 @@
  *     it is set.  Builds of user code with -finstrument-functions call the
  *     same check at every function entry (__cyg_profile_func_enter below);
  *  2. a goroutine that still has not yielded 10 ms later is a hog: if no
- *     processor is idle, the monitor starts a *spare* P on another thread
- *     (goro__preempt_hog).  The spare steals the hog's run queue and runs
- *     everything else; the hog keeps running on its thread with its own P,
- *     which it gives up at its next runtime call (the pending preempt flag
- *     sends it through the scheduler).  When the monitor sees the hog's P
- *     schedule again it marks the spare unneeded and the spare retires at
- *     its next scheduling point.
+ *     processor is idle, the monitor *borrows* a processor for the others:
+ *     it raises the live P count by one (goro__procresize), and the new P's
+ *     M steals the hog's run queue and timers like any idle P would.  The
+ *     hog keeps running on its thread with its own P, which it gives up at
+ *     its next runtime call (the pending request sends it through the
+ *     scheduler).  When the monitor sees the hog's P schedule again, it
+ *     lowers the count back; the highest P retires at its next scheduling
+ *     point.  goro_maxprocs reports the user's setting, without borrowed Ps.
  *
  * This is Go's "take the P away from a thread stuck outside the runtime"
  * with the roles swapped: instead of detaching the P from a thread that
  * may be touching it (which would need a fence on every runtime call to
  * be safe), the hog keeps a P that nobody else touches and the extra
- * capacity comes from a P beyond GOMAXPROCS.  Either way, while a hog runs
- * the process uses GOMAXPROCS + 1 threads' worth of CPU, as Go does.
+ * capacity is a P beyond the setting.  Either way, while a hog runs the
+ * process uses GOMAXPROCS + 1 threads' worth of CPU, as Go does.
  *
- * Locking: spare creation takes sched.lock; p->spare is touched only by
- * the monitor; spare_active is atomic.
+ * Locking: p->borrowed and the decision to borrow belong to the monitor
+ * thread alone; goro__procresize takes sched.lock.
  *
  * Rejected: signal-based async preemption (unsafe in arbitrary C, EINTR
  * side effects); detaching the hog's P (needs a store-load fence or a
@@ -70,44 +71,34 @@ __attribute__((no_instrument_function, visibility("default"))) void __cyg_profil
 }
 
 /* Called by the monitor for a P whose goroutine ignored a preemption
- * request for another 10 ms.  Returns true if a spare P was started. */
+ * request for another 10 ms.  Returns true if a P was borrowed. */
 bool goro__preempt_hog(p_t *p, m_t *m) {
   (void)m;
-  if (p->spare) return false;                          /* already helped */
+  if (p->borrowed) return false;                          /* already helped */
   if (atomic_load(&goro__sched.npidle) > 0) return false; /* idle Ps will steal */
   if (atomic_load(&goro__sched.exiting)) return false;
-  goro__lock(&goro__sched.lock);
-  int32_t procs = atomic_load(&goro__sched.gomaxprocs);
-  p_t *sp = NULL;
-  for (int i = procs; i < GORO_MAXPROCS_LIMIT; i++) {
-    p_t *c = goro__sched.allp[i];
-    if (!c) {
-      c = goro__palloc(i);
-      if (!c) break;
-      goro__sched.allp[i] = c;
-      if (i >= goro__sched.nallp) goro__sched.nallp = i + 1;
-    }
-    if (atomic_load(&c->status) == P_DEAD) {
-      sp = c;
-      break;
-    }
-  }
-  if (sp) {
-    atomic_store(&sp->spare_active, 1);
-    atomic_store(&sp->status, P_IDLE);
-  }
-  goro__unlock(&goro__sched.lock);
-  if (!sp) return false;
-  p->spare = sp;
+  int32_t live = atomic_load(&goro__sched.gomaxprocs);
+  int32_t borrowed = atomic_load(&goro__sched.nborrowed);
+  if (live >= GORO_MAXPROCS_LIMIT) return false;
+  /* At most as many borrowed Ps as the setting: CPU-bound goroutines
+   * must not turn into one thread each. */
+  if (borrowed >= live - borrowed) return false;
+  /* Only if someone is waiting for this P: its queue, the global queue,
+   * or a timer on it. */
+  if (goro__runq_empty(p) && atomic_load(&goro__sched.runqsize) == 0 && goro__timers_next(p) == -1)
+    return false;
+  p->borrowed = true;
+  atomic_fetch_add(&goro__sched.nborrowed, 1);
   atomic_fetch_add(&goro__sched.handoffs, 1);
-  goro__startm(sp, false, false);
+  goro__procresize(live + 1);
   return true;
 }
 
-/* The monitor saw p schedule again: its spare is no longer needed. */
+/* The monitor saw p schedule again (or stop running): give back the P
+ * borrowed for it. */
 void goro__preempt_hog_done(p_t *p) {
-  if (p->spare) {
-    atomic_store(&p->spare->spare_active, 0);
-    p->spare = NULL;
-  }
+  if (!p->borrowed) return;
+  p->borrowed = false;
+  atomic_fetch_sub(&goro__sched.nborrowed, 1);
+  goro__procresize(atomic_load(&goro__sched.gomaxprocs) - 1);
 }

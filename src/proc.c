@@ -18,6 +18,7 @@
 #include "sched.h"
 
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,8 +303,7 @@ void goro__procresize(int n) {
     }
     atomic_store(&goro__sched.gomaxprocs, i + 1);
     uint32_t st = atomic_load(&p->status);
-    atomic_store(&p->spare_active, 0); /* a spare here becomes a regular P */
-    if (st == P_DEAD) { /* fresh or retired; an idle spare is already listed */
+    if (st == P_DEAD) { /* fresh or retired (a live one keeps running) */
       p->m = NULL;
       atomic_store(&p->status, P_IDLE);
       p->link = goro__sched.pidle;
@@ -338,8 +338,10 @@ int goro_maxprocs(int n) {
     if (n > 0) maxprocs_setting = n;
     return prev;
   }
-  int prev = atomic_load(&goro__sched.gomaxprocs);
-  if (n > 0 && n != prev) goro__procresize(n);
+  /* The user's setting excludes Ps borrowed for hogs (preempt.c). */
+  int borrowed = atomic_load(&goro__sched.nborrowed);
+  int prev = atomic_load(&goro__sched.gomaxprocs) - borrowed;
+  if (n > 0 && n != prev) goro__procresize(n + borrowed);
   return prev;
 }
 
@@ -453,6 +455,7 @@ int goro_run(goro_main_fn main_fn, void *arg) {
 #endif
   goro__set_tls_m(m0);
   goro__msetup_signals(m0);
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
   /* Ps: P0 for M0, the rest idle. */
   goro__procresize((int)procs);

@@ -31,14 +31,22 @@
  * P's timer-heap lock; never ready a goroutine or call wakep while holding
  * sched.lock (wakep takes it).
  *
- * Rejected: switching G to G directly (would save one switch per block,
- * but every operation that must run after the G is off its stack, like a
- * park's commit, would then need a third stack); a single global queue
- * (contention); Go's async signal preemption (see sysmon.c).
+ * Fast path: when a G yields, parks or exits and the next G is already in
+ * this P's local queue (and no timer, locked thread or 61st-tick check
+ * needs the scheduler), goro__mcall switches straight to it (try_direct).
+ * What must happen after the old G is off its stack (a park's commit,
+ * queueing a yielded G, recycling a dead one) is then done by the G that
+ * resumes, in finish_prev, before it returns to its own code: every resume
+ * point (goro__mcall, gentry) calls it.  This halves the switches of a
+ * ping-pong.
+ *
+ * Rejected: a single global queue (contention); Go's async signal
+ * preemption (see preempt.c).
  */
 #include "sched.h"
 
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +203,7 @@ static void retirep(p_t *p) {
   bool inh;
   g_t *g;
   while ((g = goro__runqget(p, &inh)) != NULL) goro__globrunqput(g);
+  if (goro__timers_next(p) != -1) atomic_store(&goro__sched.timers_moved, 1);
   goro__timers_move(p, goro__sched.allp[0]);
   goro__stack_flush(&p->stacks);
   while (p->gfree) {
@@ -218,9 +227,21 @@ static void flush_counts(p_t *p) {
   atomic_store_explicit(&p->spawndelta, 0, memory_order_relaxed);
 }
 
+/* After a P retired with timers (moved to P 0): make sure someone will
+ * run them.  Call without sched.lock. */
+static void kick_moved_timers(void) {
+  if (UNLIKELY(atomic_load_explicit(&goro__sched.timers_moved, memory_order_relaxed)) &&
+      atomic_exchange(&goro__sched.timers_moved, 0)) {
+    int64_t w = goro__timers_next(goro__sched.allp[0]);
+    if (w != -1) goro__wake_netpoller(w);
+    goro__wakep();
+  }
+}
+
 void goro__pidleput(p_t *p) {
   flush_counts(p);
-  if (p->id >= atomic_load(&goro__sched.gomaxprocs) && !atomic_load(&p->spare_active)) {
+  /* A P beyond GOMAXPROCS (cut by a shrink) never sits on the idle list. */
+  if (p->id >= atomic_load(&goro__sched.gomaxprocs)) {
     retirep(p);
     return;
   }
@@ -291,6 +312,7 @@ static void *mstart(void *arg) {
   m->tsan_g0_fiber = __tsan_get_current_fiber();
 #endif
   goro__msetup_signals(m);
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* precise timed waits in the poller */
   if (m->nextp) {
     goro__acquirep(m, m->nextp);
     m->nextp = NULL;
@@ -408,6 +430,13 @@ void goro__handoffp(p_t *p) {
     goro__unlock(&goro__sched.lock);
     return;
   }
+  if (p->id >= atomic_load(&goro__sched.gomaxprocs)) {
+    goro__lock(&goro__sched.lock);
+    retirep(p);
+    goro__unlock(&goro__sched.lock);
+    kick_moved_timers();
+    return;
+  }
   if (!goro__runq_empty(p) || atomic_load(&goro__sched.runqsize) > 0) {
     goro__startm(p, false, false);
     return;
@@ -436,6 +465,7 @@ void goro__handoffp(p_t *p) {
   int64_t when = goro__timers_next(p);
   goro__pidleput(p);
   goro__unlock(&goro__sched.lock);
+  kick_moved_timers();
   if (when != -1) goro__wake_netpoller(when);
 }
 
@@ -548,9 +578,9 @@ top:;
   if (atomic_load(&goro__sched.exiting)) return NULL;
   p_t *p = m->p;
   *inherit = false;
-  if (UNLIKELY(p->id >= atomic_load(&goro__sched.gomaxprocs)) && !atomic_load(&p->spare_active)) {
-    /* This P was cut by a GOMAXPROCS shrink, or was a spare no longer
-     * needed (see preempt.c). */
+  if (UNLIKELY(p->id >= atomic_load(&goro__sched.gomaxprocs))) {
+    /* This P was cut by a GOMAXPROCS shrink (also the end of a P borrowed
+     * for a hog, see preempt.c). */
     if (m->spinning) {
       m->spinning = false;
       atomic_fetch_sub(&goro__sched.nmspinning, 1);
@@ -560,6 +590,7 @@ top:;
     m->p = NULL;
     retirep(rp);
     goro__unlock(&goro__sched.lock);
+    kick_moved_timers();
     stopm(m);
     goto top;
   }
@@ -630,6 +661,7 @@ top:;
   p_t *released = goro__releasep(m);
   goro__pidleput(released);
   goro__unlock(&goro__sched.lock);
+  kick_moved_timers();
 
   bool wasSpinning = m->spinning;
   if (m->spinning) {
@@ -756,10 +788,17 @@ static g_t *complete_action(m_t *m, g_t *g, int act) {
       return NULL;
     }
     case ACT_YIELD:
-      /* Back of this P's queue: the 61st-tick check and stealing keep
-       * the other queues fair, and the common ping-pong stays local. */
       atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-      goro__runqput(p, g, false);
+      if (atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) == 1) {
+        /* One P: the back of its own queue is the back of the line. */
+        goro__runqput(p, g, false);
+      } else {
+        /* Several Ps: the global queue, as Go's Gosched, so yielding
+         * goroutines spread over all Ps and share them evenly. */
+        goro__lock(&goro__sched.lock);
+        goro__globrunqput(g);
+        goro__unlock(&goro__sched.lock);
+      }
       return NULL;
     case ACT_PREEMPT:
       atomic_fetch_add(&goro__sched.preemptions, 1);
@@ -836,6 +875,8 @@ static bool try_direct(m_t *m, g_t *g, int action) {
   if (UNLIKELY(p->id >= atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed)))
     return false;
   if (action == ACT_EXIT && g == goro__sched.maing) return false;
+  if (action == ACT_YIELD && atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) != 1)
+    return false; /* several Ps: a yield goes through the global queue */
   if (goro__timers_next(p) != -1) return false; /* timers are checked on g0 */
   if (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed))
     return false;

@@ -6,9 +6,9 @@
  *     ticks (>= 20 us), unless nothing is waiting for that P and other Ps
  *     are idle, and the call is younger than 10 ms;
  *  2. asks the goroutine running on any P for 10 ms in one time slice to
- *     yield at its next preemption point (p->preempt); if it still has not
- *     after another 10 ms, and membarrier works, takes its P away while the
- *     goroutine is in user code (see preempt.c);
+ *     yield at its next preemption point (p->preempt and the thread's own
+ *     request word); if it still has not after another 10 ms and no P is
+ *     idle, borrows one more P for the other goroutines (see preempt.c);
  *  3. polls the network if nobody has for 10 ms;
  *  4. prints the scheduler trace when GORO_DEBUG=schedtrace=N.
  * It is not counted as an M for deadlock detection.
@@ -126,6 +126,7 @@ static void *sysmon_main(void *arg) {
       goro__checkdead();
       goro__unlock(&goro__sched.lock);
     }
+    if (goro__sched.partialdeadlock) goro__partial_deadlock_poll(now);
     int took = retake(now);
     if (took) {
       idle = 0;
