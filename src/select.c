@@ -39,35 +39,26 @@
 #define SMALL_N 16
 
 typedef struct {
-  goro_case *cases;
-  uint16_t *lockorder; /* case indices, channel address order */
-  int nlock;
+  goro_chan **locks; /* distinct channels, address order */
+  int nlocks;
 } sel_t;
 
-static inline goro_chan *lchan(const sel_t *s, int i) { return s->cases[s->lockorder[i]].chan; }
-
 static void sel_lock(const sel_t *s) {
-  goro_chan *prev = NULL;
-  for (int i = 0; i < s->nlock; i++) {
-    goro_chan *c = lchan(s, i);
-    if (c != prev) goro__lock(&c->lock);
-    prev = c;
-  }
+  for (int i = 0; i < s->nlocks; i++) goro__lock(&s->locks[i]->lock);
 }
 
 static void sel_unlock(const sel_t *s) {
-  for (int i = s->nlock - 1; i >= 0; i--) {
-    goro_chan *c = lchan(s, i);
-    if (i == 0 || lchan(s, i - 1) != c) goro__unlock(&c->lock);
-  }
+  for (int i = s->nlocks - 1; i >= 0; i--) goro__unlock(&s->locks[i]->lock);
 }
 
 /* Commit: runs after the goroutine has switched out.  Reverse order with
  * index 0 last: until then the goroutine cannot get past relocking it,
- * so its stack (cases, lockorder, s) stays valid for us. */
+ * so its stack (s and the arrays it points to) stays valid for us. */
 static bool sel_commit(g_t *g, void *arg) {
   (void)g;
-  sel_unlock(arg);
+  const sel_t *s = arg;
+  goro_chan **locks = s->locks;
+  for (int i = s->nlocks - 1; i >= 0; i--) goro__unlock(&locks[i]->lock);
   return true;
 }
 
@@ -186,27 +177,37 @@ static int try_case(goro_case *k, g_t **wake) {
 
 int goro_select(goro_case *cases, int n, int64_t deadline) {
   if (n < 0 || n > 65536 || (n > 0 && !cases)) return GORO_EINVAL;
-  for (int i = 0; i < n; i++)
-    if (cases[i].dir != GORO_SEND && cases[i].dir != GORO_RECV) return GORO_EINVAL;
 
   uint16_t small_orders[2 * SMALL_N];
+  goro_chan *small_locks[SMALL_N];
   sudog_t small_sg[SMALL_N];
   uint16_t *pollorder = small_orders, *lockorder = small_orders + SMALL_N;
+  goro_chan **locks = small_locks;
   sudog_t *sg = small_sg;
   void *heap = NULL;
   if (n > SMALL_N) {
-    heap = malloc((size_t)n * (sizeof(sudog_t) + 2 * sizeof(uint16_t)));
+    heap = malloc((size_t)n * (sizeof(sudog_t) + sizeof(goro_chan *) + 2 * sizeof(uint16_t)));
     if (!heap) return GORO_ENOMEM;
     sg = heap;
-    pollorder = (uint16_t *)(sg + n);
+    locks = (goro_chan **)(sg + n);
+    pollorder = (uint16_t *)(locks + n);
     lockorder = pollorder + n;
   }
 
-  /* Inside-out Fisher-Yates over the live cases. */
+  /* Validate, and shuffle the live cases (inside-out Fisher-Yates) with
+   * a local xorshift seeded once from the per-M generator. */
+  uint32_t rnd = goro__fastrand() | 1;
   int nlive = 0;
   for (int i = 0; i < n; i++) {
+    if (UNLIKELY(cases[i].dir != GORO_SEND && cases[i].dir != GORO_RECV)) {
+      free(heap);
+      return GORO_EINVAL;
+    }
     if (!cases[i].chan) continue;
-    uint32_t j = (uint32_t)(((uint64_t)goro__fastrand() * (uint32_t)(nlive + 1)) >> 32);
+    rnd ^= rnd << 13;
+    rnd ^= rnd >> 17;
+    rnd ^= rnd << 5;
+    uint32_t j = (uint32_t)(((uint64_t)rnd * (uint32_t)(nlive + 1)) >> 32);
     pollorder[nlive] = pollorder[j];
     pollorder[j] = (uint16_t)i;
     nlive++;
@@ -215,9 +216,14 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
     free(heap);
     return select_none(deadline);
   }
-  memcpy(lockorder, pollorder, (size_t)nlive * sizeof(uint16_t));
+  for (int i = 0; i < nlive; i++) lockorder[i] = pollorder[i];
   sort_lockorder(cases, lockorder, nlive);
-  sel_t s = {cases, lockorder, nlive};
+  int nlocks = 0;
+  for (int i = 0; i < nlive; i++) {
+    goro_chan *c = cases[lockorder[i]].chan;
+    if (nlocks == 0 || locks[nlocks - 1] != c) locks[nlocks++] = c;
+  }
+  sel_t s = {locks, nlocks};
 
   /* Pass 1. */
   sel_lock(&s);
