@@ -206,7 +206,7 @@ static void spinner(void *arg) {
   latch_done(&spread_latch);
 }
 
-GTEST(core_work_spreads_over_ps) {
+GTEST_T(core_work_spreads_over_ps, 20000) {
   int procs = goro_maxprocs(0);
   if (procs == 1) TEST_SKIP("GORO_MAXPROCS=1");
   spread_latch.left = SPREAD_G;
