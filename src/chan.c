@@ -21,7 +21,12 @@
  *  - Deadlines use the selectdone protocol of timer.h: a waiter that can
  *    time out is marked needcas, and wakers (including close) complete it
  *    only after winning CAS(g->selectdone, 0, 1).  If the deadline wins,
- *    the waiter relocks the channel and unlinks its own sudog.
+ *    the waiter relocks the channel and unlinks its own sudog.  Goroutines
+ *    park through goro__chan_park_dl, which copies its commit record
+ *    before arming the timer (see there); foreign threads use
+ *    goro__park_dl.
+ *  - Failing non-blocking calls pass a preemption point, so a polling
+ *    loop cannot starve the goroutine it waits for on one processor.
  *  - Reference count: make gives one reference; the last release frees
  *    the channel and is fatal if anything is still queued on it.
  *
