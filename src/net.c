@@ -27,7 +27,7 @@
  * but the API speaks plain fds; using an fd after goro_close is the
  * caller's bug, as with close(2).
  */
-#include "internal.h"
+#include "netpoll.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,13 +43,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-/* Poll descriptors (netpoll.c). */
-HIDDEN int goro__pd_open(int fd, bool notsock);
-HIDDEN int goro__pd_wait(int fd, int events, int64_t deadline);
-HIDDEN int goro__pd_close(int fd);
-HIDDEN bool goro__pd_notsock(int fd);
-HIDDEN void goro__pd_set_notsock(int fd);
 
 /* ------------------------------------------------------------------ */
 /* Address parsing                                                     */

@@ -70,15 +70,6 @@
 
 _Atomic int32_t goro__netpoll_waiters;
 
-/* Exported to net.c (declared there; see the note in net.c). */
-HIDDEN int goro__pd_open(int fd, bool notsock);
-HIDDEN int goro__pd_wait(int fd, int events, int64_t deadline);
-HIDDEN int goro__pd_close(int fd);
-HIDDEN bool goro__pd_notsock(int fd);
-HIDDEN void goro__pd_set_notsock(int fd);
-/* resolve.c: stop the resolver threads at shutdown. */
-HIDDEN void goro__resolve_fini(void);
-
 enum { DIR_READ = 0, DIR_WRITE = 1 };
 
 typedef struct pd_waiter {

@@ -12,4 +12,12 @@ HIDDEN int goro__netpoll_epfd(void);
 HIDDEN void goro__netpoll_event(uint64_t data, uint32_t events, g_t **head, g_t **tail, int *n);
 /* Portable half: release poll descriptors at shutdown. */
 HIDDEN void goro__netpoll_pd_fini(void);
+/* Poll descriptors (netpoll.c), used by net.c. */
+HIDDEN int goro__pd_open(int fd, bool notsock);
+HIDDEN int goro__pd_wait(int fd, int events, int64_t deadline);
+HIDDEN int goro__pd_close(int fd);
+HIDDEN bool goro__pd_notsock(int fd);
+HIDDEN void goro__pd_set_notsock(int fd);
+/* resolve.c: join the resolver threads (from goro__netpoll_pd_fini). */
+HIDDEN void goro__resolve_fini(void);
 #endif

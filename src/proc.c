@@ -382,6 +382,9 @@ static void free_all(void) {
     for (int i = 0; i < GSLAB; i++) {
       free(s->g[i].name);
       free(s->g[i].timer);
+#ifdef GORO_TSAN
+      if (s->g[i].tsan_fiber) __tsan_destroy_fiber(s->g[i].tsan_fiber);
+#endif
     }
     free(s);
   }

@@ -171,7 +171,9 @@ static void start_g(p_t *p, g_t *g) {
 #endif
   goro__ctx_make(&g->ctx, lo + GORO_PAGE, gstack_size(g) - GORO_PAGE, gentry, g);
 #ifdef GORO_TSAN
-  g->tsan_fiber = __tsan_create_fiber(0);
+  /* One fiber per G record, kept while the record is recycled: creating
+   * fibers is expensive and the tool caps their number. */
+  if (!g->tsan_fiber) g->tsan_fiber = __tsan_create_fiber(0);
 #endif
 }
 
@@ -382,12 +384,14 @@ static void stopm(m_t *m) {
     goro__lock(&goro__sched.lock);
     bool mine = mremove(m);
     if (mine) {
+      /* Everything that touches m happens under the lock: once it is
+       * released, goro_run's shutdown may free m. */
+      goro__mexit_signals(m);
       goro__sched.mcount--;
       m->dead = true;
+      pthread_detach(pthread_self());
       goro__checkdead();
       goro__unlock(&goro__sched.lock);
-      goro__mexit_signals(m);
-      pthread_detach(pthread_self());
       pthread_exit(NULL);
     }
     goro__unlock(&goro__sched.lock);
@@ -471,8 +475,9 @@ void goro__handoffp(p_t *p) {
 
 void goro__wake_netpoller(int64_t when) {
   if (atomic_load(&goro__sched.lastpoll) == 0) {
+    /* polluntil -1: the poller sleeps without a timeout. */
     int64_t pu = atomic_load(&goro__sched.polluntil);
-    if (pu == 0 || pu > when) goro__netpoll_break();
+    if (pu <= 0 || pu > when) goro__netpoll_break();
   } else {
     goro__wakep();
   }
@@ -715,7 +720,7 @@ top:;
       if (list) inject_polled(m, list); /* no P: they go to the global queue */
     } else if (polluntil != -1) {
       int64_t pu = atomic_load(&goro__sched.polluntil);
-      if (pu == 0 || pu > polluntil) goro__netpoll_break();
+      if (pu <= 0 || pu > polluntil) goro__netpoll_break();
     }
   }
   stopm(m);
@@ -731,10 +736,6 @@ static void gdestroy(m_t *m, g_t *g) {
   atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
   goro__stack_put(p ? &p->stacks : NULL, g->stack_lo, g->stack_size);
   g->stack_lo = NULL;
-#ifdef GORO_TSAN
-  __tsan_destroy_fiber(g->tsan_fiber);
-  g->tsan_fiber = NULL;
-#endif
   if (g->lockedm) {
     m->lockedg = NULL;
     g->lockedm = NULL;
