@@ -6,7 +6,8 @@
  * back until the peer closes.  Running out of descriptors (EMFILE) is
  * reported once and the server keeps serving the connections it has,
  * backing off briefly before accepting again, as Go's net/http does.
- * Prints the live connection count every few seconds while it changes. */
+ * Once a second, while anything happens, prints the open connections, the
+ * echoes (reads answered) per second and the server's resident memory. */
 #include <goro.h>
 
 #include <stdatomic.h>
@@ -14,7 +15,19 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
-static _Atomic long live, total;
+static _Atomic long live, total, echoes;
+
+/* Resident memory of this process in bytes (VmRSS). */
+static long rss_bytes(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[128];
+  long kb = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  fclose(f);
+  return kb < 0 ? -1 : kb * 1024;
+}
 
 static void serve(void *arg) {
   int fd = (int)(intptr_t)arg;
@@ -23,6 +36,7 @@ static void serve(void *arg) {
     ssize_t n = goro_read(fd, buf, sizeof buf);
     if (n <= 0) break;
     if (goro_write(fd, buf, (size_t)n) < 0) break;
+    atomic_fetch_add_explicit(&echoes, 1, memory_order_relaxed);
   }
   goro_close(fd);
   atomic_fetch_sub(&live, 1);
@@ -30,14 +44,20 @@ static void serve(void *arg) {
 
 static void reporter(void *arg) {
   (void)arg;
-  long last = -1;
+  long last = -1, last_echoes = 0;
+  int64_t t0 = goro_now();
   for (;;) {
-    goro_sleep(2 * GORO_SECOND);
-    long l = atomic_load(&live);
-    if (l != last) {
-      fprintf(stderr, "echo_server: %ld connections open, %ld served\n", l, atomic_load(&total));
+    goro_sleep(GORO_SECOND);
+    int64_t t1 = goro_now();
+    long l = atomic_load(&live), e = atomic_load(&echoes);
+    if (l != last || e != last_echoes) {
+      double per_s = (double)(e - last_echoes) * 1e9 / (double)(t1 - t0);
+      fprintf(stderr, "echo_server: %ld connections open, %.0f echoes/s, %ld served, rss %.1f MiB\n",
+              l, per_s, atomic_load(&total), (double)rss_bytes() / (1 << 20));
       last = l;
+      last_echoes = e;
     }
+    t0 = t1;
   }
 }
 

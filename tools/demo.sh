@@ -104,8 +104,64 @@ section_core() {
   echo "timings are medians of 3; the machine may be shared, see 'make bench' for the full suite"
 }
 
+# ---- section: one goroutine per connection, 10,000 connections ----
+# The echo server (examples/echo_server.c) runs in its own process; two
+# client processes (examples/echo_client.c) open 5,000 connections each
+# (this machine allows 20,000 open files per process), do 20 round trips
+# of 64 bytes on every connection and hold them open a few seconds.  Every
+# second the server prints its open connections, echoes per second and
+# resident memory.
+section_echo() {
+  heading "echo server: one goroutine per connection, 10,000 connections"
+  if ! cmake --build "$BUILD" -j "$(nproc)" --target echo_server echo_client >"$OUT/echo-build.log" 2>&1; then
+    tail -n 20 "$OUT/echo-build.log"
+    return 1
+  fi
+  local srv="$BUILD/examples/echo_server" cli="$BUILD/examples/echo_client"
+  local port addr spid i
+  for i in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 20000))
+    addr="127.0.0.1:$port"
+    "$srv" "$addr" 2>"$OUT/echo-server.log" &
+    spid=$!
+    sleep 0.3
+    if kill -0 "$spid" 2>/dev/null && grep -q listening "$OUT/echo-server.log"; then break; fi
+    wait "$spid" 2>/dev/null
+    spid=""
+  done
+  if [ -z "$spid" ]; then
+    note "echo server did not start"; cat "$OUT/echo-server.log"; return 1
+  fi
+  tail -n +1 -f "$OUT/echo-server.log" 2>/dev/null | while IFS= read -r l; do echo "  $l"; done &
+  local tpid=$!
+  local c1 c2 rc=0
+  timeout 40 "$cli" -n 5000 -r 20 -s 64 -H 3 -j "$addr" >"$OUT/echo-client1.json" 2>"$OUT/echo-client1.log" &
+  c1=$!
+  timeout 40 "$cli" -n 5000 -r 20 -s 64 -H 3 -j "$addr" >"$OUT/echo-client2.json" 2>"$OUT/echo-client2.log" &
+  c2=$!
+  wait "$c1" || rc=1
+  wait "$c2" || rc=1
+  sleep 1.2 # one more report from the server
+  kill "$tpid" 2>/dev/null
+  kill "$spid" 2>/dev/null
+  wait "$spid" 2>/dev/null
+  wait "$tpid" 2>/dev/null
+  if [ "$rc" != 0 ]; then
+    note "an echo client failed:"; cat "$OUT/echo-client1.log" "$OUT/echo-client2.log"; return 1
+  fi
+  local peak
+  peak=$(sed -nE 's/.*rss ([0-9.]+) MiB.*/\1/p' "$OUT/echo-server.log" | sort -g | tail -1)
+  cat "$OUT/echo-client1.json" "$OUT/echo-client2.json" | awk -v peak="$peak" '
+    { if (match($0, /"value":[0-9.eE+]+/)) r += substr($0, RSTART + 8, RLENGTH - 8)
+      if (match($0, /"conns":[0-9]+/)) n += substr($0, RSTART + 8, RLENGTH - 8) }
+    END {
+      printf "\n%d concurrent connections, %.0f round trips/s in total (64 bytes each)\n", n, r
+      if (peak != "") printf "server resident memory at peak: %.1f MiB (%.1f KiB per connection)\n", peak, peak * 1024 / (n ? n : 1)
+    }'
+}
+
 # ---- sections run in this order; append new ones here ----
-SECTIONS="build core"
+SECTIONS="build core echo"
 
 t0=$(date +%s)
 for s in $SECTIONS; do
