@@ -88,9 +88,8 @@ bool goro__preempt_hog(p_t *p, m_t *m) {
   if (goro__runq_empty(p) && atomic_load(&goro__sched.runqsize) == 0 && goro__timers_next(p) == -1)
     return false;
   p->borrowed = true;
-  atomic_fetch_add(&goro__sched.nborrowed, 1);
   atomic_fetch_add(&goro__sched.handoffs, 1);
-  goro__procresize(live + 1);
+  goro__procborrow(+1);
   return true;
 }
 
@@ -99,6 +98,5 @@ bool goro__preempt_hog(p_t *p, m_t *m) {
 void goro__preempt_hog_done(p_t *p) {
   if (!p->borrowed) return;
   p->borrowed = false;
-  atomic_fetch_sub(&goro__sched.nborrowed, 1);
-  goro__procresize(atomic_load(&goro__sched.gomaxprocs) - 1);
+  goro__procborrow(-1);
 }

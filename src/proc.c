@@ -287,8 +287,7 @@ p_t *goro__palloc(int id) {
 
 /* Grow or shrink the set of live Ps.  Shrinking is lazy: a P beyond the
  * new count retires when its M next schedules or when it would go idle. */
-void goro__procresize(int n) {
-  goro__lock(&goro__sched.lock);
+static void resize_locked(int n) {
   int old = atomic_load(&goro__sched.gomaxprocs);
   for (int i = old; i < n; i++) {
     p_t *p = goro__sched.allp[i];
@@ -327,6 +326,26 @@ void goro__procresize(int n) {
       }
     }
   }
+}
+
+/* Set the user's processor count to n (Ps borrowed for hogs come on top).
+ * The sum is computed under sched.lock, so it cannot interleave with a
+ * borrow or a return. */
+void goro__procresize(int n) {
+  goro__lock(&goro__sched.lock);
+  resize_locked(n + atomic_load(&goro__sched.nborrowed));
+  goro__unlock(&goro__sched.lock);
+  if (atomic_load(&goro__sched.running)) goro__wakep();
+}
+
+/* Borrow (+1) or give back (-1) a processor for a hogged one (preempt.c). */
+void goro__procborrow(int delta) {
+  goro__lock(&goro__sched.lock);
+  int live = atomic_load(&goro__sched.gomaxprocs);
+  if (delta < 0 || live < GORO_MAXPROCS_LIMIT) {
+    atomic_fetch_add(&goro__sched.nborrowed, delta);
+    resize_locked(live + delta);
+  }
   goro__unlock(&goro__sched.lock);
   if (atomic_load(&goro__sched.running)) goro__wakep();
 }
@@ -339,9 +358,10 @@ int goro_maxprocs(int n) {
     return prev;
   }
   /* The user's setting excludes Ps borrowed for hogs (preempt.c). */
-  int borrowed = atomic_load(&goro__sched.nborrowed);
-  int prev = atomic_load(&goro__sched.gomaxprocs) - borrowed;
-  if (n > 0 && n != prev) goro__procresize(n + borrowed);
+  goro__lock(&goro__sched.lock);
+  int prev = atomic_load(&goro__sched.gomaxprocs) - atomic_load(&goro__sched.nborrowed);
+  goro__unlock(&goro__sched.lock);
+  if (n > 0 && n != prev) goro__procresize(n);
   return prev;
 }
 

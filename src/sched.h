@@ -29,6 +29,7 @@ HIDDEN void goro__sched_wake_all(void);     /* shutdown */
 HIDDEN void goro__gfput(p_t *p, g_t *g);
 HIDDEN g_t *goro__galloc(p_t *p);
 HIDDEN void goro__procresize(int n);        /* sched.lock NOT held */
+HIDDEN void goro__procborrow(int delta);    /* sched.lock NOT held */
 HIDDEN p_t *goro__palloc(int id);
 HIDDEN void goro__mexit_signals(m_t *m);
 HIDDEN void goro__msetup_signals(m_t *m);
