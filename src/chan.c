@@ -21,10 +21,9 @@
  *  - Deadlines use the selectdone protocol of timer.h: a waiter that can
  *    time out is marked needcas, and wakers (including close) complete it
  *    only after winning CAS(g->selectdone, 0, 1).  If the deadline wins,
- *    the waiter relocks the channel and unlinks its own sudog.  Goroutines
- *    park through goro__chan_park_dl, which copies its commit record
- *    before arming the timer (see there); foreign threads use
- *    goro__park_dl.
+ *    the waiter relocks the channel and unlinks its own sudog.  The
+ *    commit callbacks never touch the waiter's stack after releasing the
+ *    lock it needs next (the deadline timer may resume it at any time).
  *  - Failing non-blocking calls pass a preemption point, so a polling
  *    loop cannot starve the goroutine it waits for on one processor.
  *  - Reference count: make gives one reference; the last release frees
@@ -95,65 +94,12 @@ static int nil_chan_block(int reason, int64_t deadline) {
   if (goro__nanotime() < deadline) {
     g_t *g = goro__chan_self();
     atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
-    while (!goro__chan_park_dl(reason, goro__commit_nop, NULL, deadline)) {
+    while (!goro__park_dl(reason, NULL, NULL, deadline)) {
     }
   } else {
     goro__preempt_point();
   }
   return GORO_ETIMEDOUT;
-}
-
-/* Deadline parking for channel waits: goro__park_dl's contract, with one
- * difference that matters here: the commit record is copied before the
- * timer is armed.  Once armed, the timer may ready the goroutine on
- * another thread, and the goroutine then returns from its parking frame
- * and reuses that stack while the commit still runs.  The commit callback
- * itself must not touch the goroutine's stack after releasing the lock
- * the goroutine needs next.  (Foreign threads run the commit in place and
- * use goro__park_dl.) */
-typedef struct {
-  goro__commit_fn commit;
-  void *arg;
-  int64_t deadline;
-} chan_dl_t;
-
-bool goro__commit_nop(g_t *g, void *arg) {
-  (void)g;
-  (void)arg;
-  return true;
-}
-
-static void chan_deadline_fire(void *arg, int64_t now) {
-  (void)now;
-  g_t *g = arg;
-  uint32_t zero = 0;
-  if (atomic_compare_exchange_strong(&g->selectdone, &zero, 1)) {
-    g->timedout = 1;
-    goro__ready(g);
-  }
-}
-
-static bool chan_dl_commit(g_t *g, void *a) {
-  chan_dl_t d = *(chan_dl_t *)a;
-  goro__rtimer_start(g->timer, d.deadline, 0);
-  if (d.commit(g, d.arg)) return true;
-  goro__throw("channel wait commit aborted");
-}
-
-bool goro__chan_park_dl(int reason, goro__commit_fn commit, void *arg, int64_t deadline) {
-  g_t *g = goro__getg();
-  if (!g || deadline < 0) return goro__park_dl(reason, commit, arg, deadline);
-  g->timedout = 0;
-  if (!g->timer) {
-    g->timer = malloc(sizeof *g->timer);
-    if (!g->timer) goro__fatal("out of memory for a goroutine timer");
-    goro__rtimer_init(g->timer, chan_deadline_fire, g);
-  }
-  chan_dl_t d = {commit, arg, deadline};
-  goro__park(reason, chan_dl_commit, &d);
-  g = goro__getg();
-  goro__rtimer_stop(g->timer);
-  return g->timedout != 0;
 }
 
 static bool commit_unlock_chan(g_t *g, void *arg) {
@@ -174,7 +120,7 @@ static bool wait_on(goro_chan *c, goro__waitq_t *q, sudog_t *s, int reason, int6
     goro__park(reason, commit_unlock_chan, c);
     return false;
   }
-  if (!goro__chan_park_dl(reason, commit_unlock_chan, c, deadline)) return false;
+  if (!goro__park_dl(reason, commit_unlock_chan, c, deadline)) return false;
   goro__lock(&c->lock);
   if (s->queued) goro__waitq_unlink(q, s);
   goro__unlock(&c->lock);

@@ -114,10 +114,6 @@ static inline g_t *goro__chan_self(void) {
   return LIKELY(g != NULL) ? g : goro__curg_or_external();
 }
 
-/* goro__park_dl for channel waits (see chan.c): commit must not fail. */
-HIDDEN bool goro__commit_nop(g_t *g, void *arg);
-HIDDEN bool goro__chan_park_dl(int reason, goro__commit_fn commit, void *arg, int64_t deadline);
-
 static inline char *goro__chan_slot(goro_chan *c, uint32_t i) {
   return c->buf + (size_t)i * c->elemsize;
 }

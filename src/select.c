@@ -121,7 +121,7 @@ static int select_none(int64_t deadline) {
   if (goro__nanotime() < deadline) {
     g_t *g = goro__chan_self();
     atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
-    while (!goro__chan_park_dl(WR_SELECT, goro__commit_nop, NULL, deadline)) {
+    while (!goro__park_dl(WR_SELECT, NULL, NULL, deadline)) {
     }
   } else {
     goro__preempt_point();
@@ -264,7 +264,7 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
   if (deadline < 0)
     goro__park(WR_SELECT, sel_commit, &s);
   else
-    goro__chan_park_dl(WR_SELECT, sel_commit, &s, deadline);
+    goro__park_dl(WR_SELECT, sel_commit, &s, deadline);
 
   /* Pass 3: unlink the losers. */
   g = goro__chan_self();
