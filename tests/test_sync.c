@@ -488,7 +488,7 @@ static void wg_waiter(void *arg) {
 }
 
 GTEST(sync_waitgroup_reuse) {
-  int rounds = test_stress() >= 1 ? 2000 : 200;
+  int rounds = test_stress() >= 2 ? 5000 : test_stress() >= 1 ? 300 : 100;
   for (int procs = 1; procs <= 2; procs++) {
     goro_maxprocs(procs);
     wgt_t a;
