@@ -25,7 +25,8 @@ static long per;
 
 static void worker(void *arg) {
   (void)arg;
-  for (long i = 0; i < per; i++) {
+  long n = per; /* read once, as Go's closure captures it */
+  for (long i = 0; i < n; i++) {
     goro_mutex_lock(&mu);
     counter++;
     goro_mutex_unlock(&mu);
