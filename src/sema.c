@@ -38,8 +38,8 @@
  * Rejected: Go's per-bucket treap of addresses (O(log n) lookups when
  * thousands of distinct addresses collide in one bucket); with 509
  * buckets and waiters usually concentrated on a few hot addresses, the
- *  plain list is shorter code for the common case.  One lock for the
- * whole program): every contended mutex in the program would serialize.
+ * plain list is shorter code for the common case.  One lock for the
+ * whole program: every contended mutex in the program would serialize.
  */
 #include "sema.h"
 
