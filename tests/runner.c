@@ -375,6 +375,13 @@ static int run_all(char **filters, int nf, int jobs) {
       bool timed_out = false;
       pid_t w = waitpid(j->pid, &status, WNOHANG);
       if (w == 0 && now >= j->deadline) {
+        /* SIGQUIT first: the runtime prints every goroutine, which is what
+         * one needs to see why a test hung. */
+        kill(j->pid, SIGQUIT);
+        for (int k = 0; k < 40 && waitpid(j->pid, &status, WNOHANG) == 0; k++) {
+          if (j->fd >= 0) job_read(j);
+          usleep(50 * 1000);
+        }
         kill(-j->pid, SIGKILL);
         waitpid(j->pid, &status, 0);
         timed_out = true;
