@@ -110,7 +110,7 @@ static bool commit_unlock_chan(g_t *g, void *arg) {
 
 /* Queue s on q (lock held), park until completed or the deadline passes.
  * Returns true if the deadline won (s is unlinked again on return). */
-static bool wait_on(goro_chan *c, goro__waitq_t *q, sudog_t *s, int reason, int64_t deadline) {
+static inline __attribute__((always_inline)) bool wait_on(goro_chan *c, goro__waitq_t *q, sudog_t *s, int reason, int64_t deadline) {
   g_t *g = s->g;
   s->needcas = deadline > 0;
   if (s->needcas) atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
