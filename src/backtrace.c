@@ -536,7 +536,7 @@ static const char *gstatus(g_t *g, uint32_t st) {
     case G_RUNNING: return "running";
     case G_SYSCALL: return "syscall";
     case G_WAITING: {
-      const char *r = goro__waitreason_str(g->waitreason);
+      const char *r = goro__waitreason_str(atomic_load_explicit(&g->waitreason, memory_order_relaxed));
       return r && *r ? r : "waiting";
     }
     default: return "dead";
@@ -559,8 +559,9 @@ static void print_header(out_t *o, g_t *g, uint32_t st, int64_t now) {
   out_dec(o, (long long)g->id);
   out_str(o, " [");
   out_str(o, gstatus(g, st));
-  if (st == G_WAITING && g->waitsince > 0) {
-    int64_t mins = (now - g->waitsince) / (60 * GORO_SECOND);
+  int64_t since = atomic_load_explicit(&g->waitsince, memory_order_relaxed);
+  if (st == G_WAITING && since > 0) {
+    int64_t mins = (now - since) / (60 * GORO_SECOND);
     if (mins >= 1) {
       out_str(o, ", ");
       out_dec(o, (long long)mins);

@@ -135,7 +135,32 @@ static const char *idstr(char *b, size_t n, long long id, bool present) {
   return b;
 }
 
+#ifdef GORO_TSAN
+/* Diagnostics read fields that their owners write without locks, on
+ * purpose (a trace line may be a few nanoseconds stale).  Tell the race
+ * detector these reads are deliberate. */
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+#define RACY_READS_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
+#define RACY_READS_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
+#else
+#define RACY_READS_BEGIN() ((void)0)
+#define RACY_READS_END() ((void)0)
+#endif
+
+static void schedtrace_locked(bool detail);
+
 void goro__schedtrace(bool detail) {
+  /* Counts under sched.lock, like Go's schedtrace; the per-P/M/G detail
+   * is read as it is. */
+  goro__lock(&goro__sched.lock);
+  RACY_READS_BEGIN();
+  schedtrace_locked(detail);
+  RACY_READS_END();
+  goro__unlock(&goro__sched.lock);
+}
+
+static void schedtrace_locked(bool detail) {
   static tbuf_t t; /* only the monitor thread calls this */
   char b1[24], b2[24], b3[24];
   int64_t ms = (goro__nanotime() - goro__sched.starttime) / GORO_MILLISECOND;
@@ -191,7 +216,7 @@ void goro__schedtrace(bool detail) {
       for (m_t *m = goro__sched.allm; m; m = m->alllink)
         if (!m->dead && m->curg == g) rm = m;
     tprintf(&t, "  G%lld: status=%u(%s) m=%s lockedm=%s\n", (long long)g->id, st,
-            st == G_WAITING ? goro__waitreason_str(g->waitreason) : "",
+            st == G_WAITING ? goro__waitreason_str(atomic_load_explicit(&g->waitreason, memory_order_relaxed)) : "",
             idstr(b1, sizeof b1, rm ? (long long)rm->id : 0, rm),
             idstr(b2, sizeof b2, lm ? (long long)lm->id : 0, lm));
   }

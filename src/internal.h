@@ -197,7 +197,7 @@ struct goro__g {
   goro__ctx_t ctx;           /* saved context; valid when not running */
   g_t *schedlink;            /* run queue / free list link */
   _Atomic uint32_t status;   /* G_* */
-  uint8_t waitreason;        /* WR_*, valid when waiting */
+  _Atomic uint8_t waitreason; /* WR_*, valid when waiting (relaxed: dumps read it) */
   uint8_t external;          /* a foreign thread's pseudo-G (park.c) */
   uint8_t preempt;           /* monitor asked us to yield */
   uint8_t timedout;          /* goro__park_dl: the deadline won */
@@ -206,14 +206,14 @@ struct goro__g {
   void *arg;
   char *stack_lo;            /* NULL until first run */
   size_t stack_size;         /* requested size; 0 = default slot */
-  int64_t waitsince;         /* goro__nanotime() at park */
+  _Atomic int64_t waitsince; /* coarse clock at park (relaxed: dumps read it) */
   void *param;               /* wake payload (winning sudog, or NULL) */
   _Atomic uint32_t selectdone; /* CAS 0->1 by whoever completes a timed/select wait */
   uint32_t lockcount;        /* goro_lock_thread nesting */
   m_t *lockedm;              /* M this G is wired to, or NULL */
   sudog_t *waiting;          /* this G's sudogs during select, in lock order */
   rtimer_t *timer;           /* lazily made timer for sleeps and deadlines */
-  void *waitobj;             /* object waited on (for dumps/partial deadlock) */
+  _Atomic(void *) waitobj;   /* object waited on (partial deadlock; relaxed) */
   int64_t parent_id;         /* goroutine that created it */
   void *creator_pc;          /* return address in the creator (for dumps) */
   char *name;                /* optional, malloc'd (goro_go_opts) */

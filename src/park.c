@@ -72,8 +72,8 @@ g_t *goro__curg_or_external(void) {
 }
 
 static void park_external(g_t *g, int reason, goro__commit_fn commit, void *arg) {
-  g->waitreason = (uint8_t)reason;
-  g->waitsince = coarse_now();
+  atomic_store_explicit(&g->waitreason, (uint8_t)reason, memory_order_relaxed);
+  atomic_store_explicit(&g->waitsince, coarse_now(), memory_order_relaxed);
   atomic_store(&g->ext_wake, 0);
   atomic_store(&g->status, G_WAITING);
   if (commit && !commit(g, arg)) {
@@ -91,8 +91,8 @@ void goro__park(int reason, goro__commit_fn commit, void *arg) {
     park_external(goro__curg_or_external(), reason, commit, arg);
     return;
   }
-  g->waitreason = (uint8_t)reason;
-  g->waitsince = coarse_now();
+  atomic_store_explicit(&g->waitreason, (uint8_t)reason, memory_order_relaxed);
+  atomic_store_explicit(&g->waitsince, coarse_now(), memory_order_relaxed);
   m->commit = commit;
   m->commit_arg = arg;
   goro__mcall(g, ACT_PARK);
@@ -102,7 +102,7 @@ void goro__ready(g_t *g) {
   uint32_t s = G_WAITING;
   if (!atomic_compare_exchange_strong(&g->status, &s, G_RUNNABLE))
     goro__throw("ready of goroutine %lld in state %u (want waiting)", (long long)g->id, s);
-  g->waitreason = WR_NONE;
+  atomic_store_explicit(&g->waitreason, WR_NONE, memory_order_relaxed);
   if (g->external) {
     atomic_store(&g->ext_wake, 1);
     goro__futex_wake(&g->ext_wake, 1);
@@ -186,7 +186,7 @@ bool goro__park_dl(int reason, goro__commit_fn commit, void *arg, int64_t deadli
   }
   if (g->external) {
     /* A foreign thread: wait on its futex with a timeout instead of a timer. */
-    g->waitreason = (uint8_t)reason;
+    atomic_store_explicit(&g->waitreason, (uint8_t)reason, memory_order_relaxed);
     atomic_store(&g->ext_wake, 0);
     atomic_store(&g->status, G_WAITING);
     if (commit && !commit(g, arg)) {

@@ -264,9 +264,9 @@ void goro__partial_deadlock_poll(int64_t now) {
     e->id = g->id;
     e->parent = g->parent_id;
     e->status = st;
-    e->reason = g->waitreason;
-    e->obj = g->waitobj;
-    e->since = g->waitsince;
+    e->reason = atomic_load_explicit(&g->waitreason, memory_order_relaxed);
+    e->obj = atomic_load_explicit(&g->waitobj, memory_order_relaxed);
+    e->since = atomic_load_explicit(&g->waitsince, memory_order_relaxed);
     e->desc = -1;
     e->cand = st == G_WAITING && now - e->since >= thr &&
               ((blocking_reason(e->reason) && e->obj) || forever_reason(e->reason));

@@ -139,11 +139,11 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
   g->arg = arg;
   g->stack_size = stack_size;
   g->id = newgoid(p);
-  g->waitreason = WR_NONE;
+  atomic_store_explicit(&g->waitreason, WR_NONE, memory_order_relaxed);
   g->preempt = 0;
   g->param = NULL;
   g->waiting = NULL;
-  g->waitobj = NULL;
+  atomic_store_explicit(&g->waitobj, NULL, memory_order_relaxed);
   g->lockedm = NULL;
   g->lockcount = 0;
   atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);

@@ -567,7 +567,7 @@ static int pd_x, pd_y, pd_z;
 
 static NOINLINE_TEST void pd_wait_forever(void *obj, int reason) {
   g_t *g = goro__getg();
-  g->waitobj = obj;
+  atomic_store_explicit(&g->waitobj, obj, memory_order_relaxed);
   goro__park(reason, NULL, NULL); /* nobody readies it */
   NO_TAIL_CALL();
 }
