@@ -12,7 +12,7 @@
 #
 # Usage: tools/run-tests.sh [STAGE...]   (default: all; GORO_MATRIX also
 # selects stages).  Environment: GORO_TEST_TIMEOUT_MULTIPLIER (multiplied
-# into the per-stage factor), GORO_TEST_TIME_CAP_MS (default 120000: no test
+# into the per-stage factor), GORO_TEST_TIME_CAP_MS (default 90000: no test
 # runs longer), GORO_TEST_JOBS (default 2), CC, and
 # GORO_BUILD_PREFIX (default "build": directories build, build-asan, ...).
 #
@@ -30,7 +30,7 @@ BUILD_TYPE=RelWithDebInfo
 BASE_MULT=${GORO_TEST_TIMEOUT_MULTIPLIER:-1}
 # No single test may take more than this (a hung test would otherwise cost
 # its full, multiplied limit in every stage).
-export GORO_TEST_TIME_CAP_MS=${GORO_TEST_TIME_CAP_MS:-120000}
+export GORO_TEST_TIME_CAP_MS=${GORO_TEST_TIME_CAP_MS:-90000}
 B=${GORO_BUILD_PREFIX:-build}
 ALL_STAGES="normal asan tsan ucontext valgrind install"
 if [ $# -gt 0 ]; then STAGES="$*"; else STAGES=${GORO_MATRIX:-$ALL_STAGES}; fi
