@@ -470,6 +470,13 @@ HIDDEN extern int64_t goro__debug_partial_threshold_ns; /* debug.c */
 HIDDEN void goro__pd_touch(void *obj);
 HIDDEN void goro__pd_forget(void *obj);
 HIDDEN void goro__partial_deadlock_poll(int64_t now);
+HIDDEN void goro__pd_use_slow(void *obj);
+/* Every channel and sync operation reports the object it uses; in the
+ * partial-deadlock debug mode this records the goroutine as a user of obj
+ * and as waiting on it if the operation parks.  Free otherwise. */
+static inline void goro__pd_use(void *obj) {
+  if (UNLIKELY(goro__sched.partialdeadlock)) goro__pd_use_slow(obj);
+}
 /* backtrace.c: print g's stack in Go's frame format (is_self: the caller's
  * own goroutine, which is running). */
 HIDDEN void goro__dump_backtrace(int fd, g_t *g, bool is_self);

@@ -5,9 +5,10 @@
  *
  * Model.  Without a garbage collector we cannot know who holds a pointer
  * to a channel or lock, so "reachable" is approximated by who has used
- * it: channel and sync code call goro__pd_touch(obj) on every operation
- * (make, send, receive, close, lock, unlock, add, ...) and set g->waitobj
- * before parking on obj.  For a wait object O:
+ * it: channel and sync code call goro__pd_use(obj) on every operation
+ * (make, send, receive, close, lock, unlock, add, ...), which records the
+ * goroutine as a user of obj and sets g->waitobj = obj, the object it
+ * waits on if the operation parks.  For a wait object O:
  *   reachers(O) = goroutines that touched O
  *               + live descendants of those (a goroutine may have been
  *                 handed O as its argument)
@@ -43,13 +44,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Shared with chan.c / sync_*.c (to be declared in internal.h). */
-HIDDEN void goro__pd_touch(void *obj);
-HIDDEN void goro__pd_forget(void *obj);
-HIDDEN void goro__partial_deadlock_poll(int64_t now);
-/* debug.c, backtrace.c */
-HIDDEN extern int64_t goro__debug_partial_threshold_ns;
-HIDDEN void goro__dump_one(int fd, g_t *g);
 
 #define PD_TABLE 8192
 #define PD_IDS 8
@@ -112,6 +106,12 @@ void goro__pd_touch(void *obj) {
 
 /* The object is being freed; its address may be reused.  (Keeping a
  * stale entry would only make the analysis more conservative.) */
+void goro__pd_use_slow(void *obj) {
+  goro__pd_touch(obj);
+  g_t *g = goro__getg();
+  if (g) atomic_store_explicit(&g->waitobj, obj, memory_order_relaxed);
+}
+
 void goro__pd_forget(void *obj) {
   if (LIKELY(!goro__sched.partialdeadlock) || !obj) return;
   goro__lock(&pd_lock);

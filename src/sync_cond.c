@@ -96,6 +96,8 @@ static g_t *notify_head(cond_t *cv) {
 }
 
 int goro_cond_wait_dl(goro_cond *c, goro_mutex *mu, int64_t deadline) {
+  goro__pd_use(mu);
+  goro__pd_use(c);
   cond_t *cv = CV(c);
   g_t *g = goro__curg_or_external();
   condwaiter_t w = {.g = g};
@@ -137,6 +139,7 @@ int goro_cond_wait_dl(goro_cond *c, goro_mutex *mu, int64_t deadline) {
 void goro_cond_wait(goro_cond *c, goro_mutex *mu) { (void)goro_cond_wait_dl(c, mu, GORO_FOREVER); }
 
 void goro_cond_signal(goro_cond *c) {
+  goro__pd_use(c);
   cond_t *cv = CV(c);
   if (atomic_load(&cv->nwait) == 0) return;
   goro__lock(&cv->lock);
@@ -149,6 +152,7 @@ void goro_cond_signal(goro_cond *c) {
 }
 
 void goro_cond_broadcast(goro_cond *c) {
+  goro__pd_use(c);
   cond_t *cv = CV(c);
   if (atomic_load(&cv->nwait) == 0) return;
   goro__lock(&cv->lock);

@@ -193,12 +193,22 @@ void goro__mutex_unlock_slow(goro__mutex_t *mu, uint32_t new) {
 /* Public API                                                          */
 /* ------------------------------------------------------------------ */
 
-void goro_mutex_lock(goro_mutex *mu) { goro__mutex_lock((goro__mutex_t *)(void *)mu); }
+void goro_mutex_lock(goro_mutex *mu) {
+  goro__pd_use(mu);
+  goro__mutex_lock((goro__mutex_t *)(void *)mu);
+}
 
 int goro_mutex_lock_dl(goro_mutex *mu, int64_t deadline) {
+  goro__pd_use(mu);
   return goro__mutex_lock_dl((goro__mutex_t *)(void *)mu, deadline, WR_MUTEX);
 }
 
-bool goro_mutex_trylock(goro_mutex *mu) { return goro__mutex_trylock((goro__mutex_t *)(void *)mu); }
+bool goro_mutex_trylock(goro_mutex *mu) {
+  goro__pd_use(mu);
+  return goro__mutex_trylock((goro__mutex_t *)(void *)mu);
+}
 
-void goro_mutex_unlock(goro_mutex *mu) { goro__mutex_unlock((goro__mutex_t *)(void *)mu); }
+void goro_mutex_unlock(goro_mutex *mu) {
+  goro__pd_use(mu);
+  goro__mutex_unlock((goro__mutex_t *)(void *)mu);
+}

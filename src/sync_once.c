@@ -32,6 +32,7 @@ static NOINLINE void once_slow(once_t *o, goro_fn fn, void *arg) {
 }
 
 void goro_once_do(goro_once *once, goro_fn fn, void *arg) {
+  goro__pd_use(once);
   once_t *o = (once_t *)(void *)once;
   if (LIKELY(atomic_load_explicit(&o->done, memory_order_acquire) != 0)) return;
   once_slow(o, fn, arg);

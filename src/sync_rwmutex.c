@@ -78,6 +78,7 @@ static void reader_departed(rwmutex_t *rw) {
 }
 
 int goro_rwmutex_rlock_dl(goro_rwmutex *rwp, int64_t deadline) {
+  goro__pd_use(rwp);
   rwmutex_t *rw = RW(rwp);
   uint64_t old = atomic_fetch_add_explicit(&rw->rc, 1, memory_order_acquire);
   if (LIKELY(rcount(old) >= 0)) return 0;
@@ -95,6 +96,7 @@ int goro_rwmutex_rlock_dl(goro_rwmutex *rwp, int64_t deadline) {
 void goro_rwmutex_rlock(goro_rwmutex *rw) { (void)goro_rwmutex_rlock_dl(rw, GORO_FOREVER); }
 
 void goro_rwmutex_runlock(goro_rwmutex *rwp) {
+  goro__pd_use(rwp);
   rwmutex_t *rw = RW(rwp);
   uint64_t old = atomic_fetch_sub_explicit(&rw->rc, 1, memory_order_release);
   int32_t r = rcount(old);
@@ -104,6 +106,7 @@ void goro_rwmutex_runlock(goro_rwmutex *rwp) {
 }
 
 int goro_rwmutex_lock_dl(goro_rwmutex *rwp, int64_t deadline) {
+  goro__pd_use(rwp);
   rwmutex_t *rw = RW(rwp);
   int err = goro__mutex_lock_dl(&rw->w, deadline, WR_RWMUTEX_LOCK);
   if (err) return err;
@@ -134,4 +137,7 @@ int goro_rwmutex_lock_dl(goro_rwmutex *rwp, int64_t deadline) {
 
 void goro_rwmutex_lock(goro_rwmutex *rw) { (void)goro_rwmutex_lock_dl(rw, GORO_FOREVER); }
 
-void goro_rwmutex_unlock(goro_rwmutex *rwp) { writer_release(RW(rwp)); }
+void goro_rwmutex_unlock(goro_rwmutex *rwp) {
+  goro__pd_use(rwp);
+  writer_release(RW(rwp));
+}

@@ -21,13 +21,21 @@ _Static_assert(offsetof(csema_t, count) == 0, "GORO_SEMA_INIT sets the first wor
 static inline _Atomic uint32_t *COUNT(goro_sema *s) { return &((csema_t *)(void *)s)->count; }
 
 void goro_sema_acquire(goro_sema *s) {
+  goro__pd_use(s);
   (void)goro__sem_acquire(COUNT(s), false, WR_SEMA, GORO_FOREVER);
 }
 
 int goro_sema_acquire_dl(goro_sema *s, int64_t deadline) {
+  goro__pd_use(s);
   return goro__sem_acquire(COUNT(s), false, WR_SEMA, deadline);
 }
 
-bool goro_sema_tryacquire(goro_sema *s) { return goro__sem_try(COUNT(s)); }
+bool goro_sema_tryacquire(goro_sema *s) {
+  goro__pd_use(s);
+  return goro__sem_try(COUNT(s));
+}
 
-void goro_sema_release(goro_sema *s) { (void)goro__sem_release(COUNT(s), false); }
+void goro_sema_release(goro_sema *s) {
+  goro__pd_use(s);
+  (void)goro__sem_release(COUNT(s), false);
+}

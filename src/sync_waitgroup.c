@@ -36,6 +36,7 @@ static inline int32_t wg_counter(uint64_t v) { return (int32_t)(uint32_t)(v >> 3
 static inline uint32_t wg_waiters(uint64_t v) { return (uint32_t)v; }
 
 void goro_waitgroup_add(goro_waitgroup *wgp, int delta) {
+  goro__pd_use(wgp);
   waitgroup_t *wg = WG(wgp);
   uint64_t d = (uint64_t)(uint32_t)delta << 32;
   uint64_t v = atomic_fetch_add_explicit(&wg->state, d, memory_order_acq_rel) + d;
@@ -56,6 +57,7 @@ void goro_waitgroup_add(goro_waitgroup *wgp, int delta) {
 void goro_waitgroup_done(goro_waitgroup *wg) { goro_waitgroup_add(wg, -1); }
 
 int goro_waitgroup_wait_dl(goro_waitgroup *wgp, int64_t deadline) {
+  goro__pd_use(wgp);
   waitgroup_t *wg = WG(wgp);
   uint64_t v = atomic_load_explicit(&wg->state, memory_order_acquire);
   for (;;) {
