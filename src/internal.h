@@ -349,8 +349,8 @@ typedef struct goro__sched {
   _Atomic int64_t ctxswitches, steals, polls, preemptions, handoffs;
   _Atomic int32_t foreign_users; /* foreign threads that used goro objects */
   _Atomic int32_t nsyscall;      /* goroutines in blocking calls */
-  _Atomic int32_t nauxthreads;
-  _Atomic int32_t timers_moved;  /* a retired P left timers on P 0 */   /* runtime threads that are not Ms (sysmon, resolvers) */
+  _Atomic int32_t nauxthreads;   /* runtime threads that are not Ms (sysmon, resolvers) */
+  _Atomic int32_t retired_work;  /* a retired P left timers on P 0 or Gs in the global queue */
   int64_t starttime;
   /* debug settings */
   int schedtrace_ms;

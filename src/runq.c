@@ -116,6 +116,14 @@ void goro__runqput(p_t *p, g_t *g, bool next) {
 }
 
 g_t *goro__runqget(p_t *p, bool *inherit) {
+  if (UNLIKELY(atomic_load_explicit(&p->preempt, memory_order_relaxed))) {
+    /* The time slice is used up: a goroutine in runnext would inherit it
+     * and keep a ping-pong chain going forever ahead of the queue.  Send it
+     * to the back of the line instead (Go breaks such chains by preempting
+     * a member at its next function call). */
+    g_t *kicked = atomic_exchange(&p->runnext, NULL);
+    if (kicked) goro__runqput(p, kicked, false);
+  }
   g_t *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
   if (next && atomic_compare_exchange_strong(&p->runnext, &next, NULL)) {
     *inherit = true;

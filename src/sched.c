@@ -205,7 +205,8 @@ static void retirep(p_t *p) {
   bool inh;
   g_t *g;
   while ((g = goro__runqget(p, &inh)) != NULL) goro__globrunqput(g);
-  if (goro__timers_next(p) != -1) atomic_store(&goro__sched.timers_moved, 1);
+  if (goro__timers_next(p) != -1) atomic_store(&goro__sched.retired_work, 1);
+  if (goro__sched.runqtail) atomic_store(&goro__sched.retired_work, 1); /* and Gs */
   goro__timers_move(p, goro__sched.allp[0]);
   goro__stack_flush(&p->stacks);
   while (p->gfree) {
@@ -229,11 +230,12 @@ static void flush_counts(p_t *p) {
   atomic_store_explicit(&p->spawndelta, 0, memory_order_relaxed);
 }
 
-/* After a P retired with timers (moved to P 0): make sure someone will
- * run them.  Call without sched.lock. */
+/* After a P retired with timers (moved to P 0) or runnable goroutines
+ * (moved to the global queue): make sure someone will run them; every
+ * other P may be idle.  Call without sched.lock. */
 static void kick_moved_timers(void) {
-  if (UNLIKELY(atomic_load_explicit(&goro__sched.timers_moved, memory_order_relaxed)) &&
-      atomic_exchange(&goro__sched.timers_moved, 0)) {
+  if (UNLIKELY(atomic_load_explicit(&goro__sched.retired_work, memory_order_relaxed)) &&
+      atomic_exchange(&goro__sched.retired_work, 0)) {
     int64_t w = goro__timers_next(goro__sched.allp[0]);
     if (w != -1) goro__wake_netpoller(w);
     goro__wakep();
