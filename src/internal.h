@@ -350,6 +350,7 @@ typedef struct goro__sched {
   _Atomic int32_t foreign_users; /* foreign threads that used goro objects */
   _Atomic int32_t nsyscall;      /* goroutines in blocking calls */
   _Atomic int32_t nauxthreads;   /* runtime threads that are not Ms (sysmon, resolvers) */
+  _Atomic int64_t coarsetime;    /* goro__nanotime() as of the monitor's last tick */
   _Atomic int32_t retired_work;  /* a retired P left timers on P 0 or Gs in the global queue */
   int64_t starttime;
   /* debug settings */

@@ -249,7 +249,8 @@ void goro__partial_deadlock_poll(int64_t now) {
   size_t cap = 1024, ns = 0;
   snap_t *s = malloc(cap * sizeof *s);
   if (!s) goto out;
-  /* waitsince is stamped with the coarse monotonic clock (park.c). */
+  /* waitsince is stamped from goro__sched.coarsetime (park.c), which
+   * lags goro__nanotime() by at most a monitor tick. */
   for (g_t *g = goro__sched.allg; g; g = g->allnext) {
     uint32_t st = atomic_load(&g->status);
     if (st == G_IDLE || st == G_DEAD) continue;

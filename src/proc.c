@@ -446,6 +446,7 @@ int goro_run(goro_main_fn main_fn, void *arg) {
   memset(&goro__sched, 0, sizeof goro__sched);
   goro__sched.starttime = goro__nanotime();
   goro__sched.lastpoll = goro__sched.starttime;
+  goro__sched.coarsetime = goro__sched.starttime;
   goro__sched.idle_m_timeout = 30 * GORO_SECOND;
   goro__debug_init();
   if ((r = goro__stack_init()) != 0 || (r = goro__netpoll_init()) != 0) {

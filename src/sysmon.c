@@ -107,6 +107,7 @@ static void *sysmon_main(void *arg) {
       idle = 0;
     }
     int64_t now = goro__nanotime();
+    atomic_store_explicit(&goro__sched.coarsetime, now, memory_order_relaxed);
     /* 3. poll the network if nobody has for 10 ms */
     int64_t lp = atomic_load(&goro__sched.lastpoll);
     if (goro__netpoll_inited() && atomic_load(&goro__netpoll_waiters) > 0 && lp != 0 &&
