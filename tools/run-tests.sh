@@ -50,11 +50,12 @@ record() { # record NAME STATUS SECONDS DETAIL
 }
 
 # build DIR [cmake options...]: configure and build goro_tests.  Output goes
-# to DIR.log and is shown only on failure.
+# to DIR/build.log and is shown only on failure.
 build() {
   local dir=$1
   shift
-  local t0 log=$ROOT/$dir.log
+  local t0 log=$ROOT/$dir/build.log
+  mkdir -p "$ROOT/$dir"
   t0=$(now)
   say "build $dir ($*)"
   if cmake -S "$ROOT" -B "$ROOT/$dir" -DCMAKE_BUILD_TYPE=$BUILD_TYPE "$@" >"$log" 2>&1 &&
