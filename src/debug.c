@@ -252,7 +252,8 @@ void goro_stats(goro_stats_t *out) {
   out->idle_procs = atomic_load(&goro__sched.npidle);
   goro__stack_usage(&out->stack_reserved_bytes, &out->stack_resident_bytes);
   int64_t cs = 0, st = 0;
-  for (int i = 0; i < goro__sched.nallp; i++) {
+  int nallp = atomic_load(&goro__sched.nallp);
+  for (int i = 0; i < nallp; i++) {
     p_t *p = goro__sched.allp[i];
     if (p) {
       cs += (int64_t)p->ctxswitches;

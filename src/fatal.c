@@ -84,8 +84,11 @@ static void chain(int sig, siginfo_t *si, void *uc, struct sigaction *old) {
     old->sa_handler(sig);
     return;
   }
-  /* Default action: restore it and return; the fault repeats and kills us. */
+  /* Default action: restore it.  A real fault repeats when we return and
+   * kills us; a signal that was sent (kill, raise: si_code <= 0) does not
+   * repeat, so send it again (SA_NODEFER: delivered at once). */
   signal(sig, SIG_DFL);
+  if (si->si_code <= 0) raise(sig);
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc) {

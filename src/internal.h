@@ -328,7 +328,7 @@ typedef struct goro__sched {
   _Atomic int32_t gomaxprocs;   /* live Ps: the user's setting + nborrowed */
   _Atomic int32_t nborrowed;    /* Ps added for hogged Ps (preempt.c) */
   p_t *allp[GORO_MAXPROCS_LIMIT]; /* Ps 0..gomaxprocs-1 live (lock for writes) */
-  int32_t nallp;               /* Ps ever made */
+  _Atomic int32_t nallp;       /* Ps ever made (written under lock, read anywhere) */
   _Atomic int64_t goidgen;
   _Atomic int64_t lastpoll;    /* 0 = an M is blocked in netpoll now */
   _Atomic int64_t polluntil;   /* when the blocked poller wakes */
