@@ -68,7 +68,7 @@ static int cgroup_cpu_limit(void) {
     while (fgets(line, sizeof line, f)) {
       if (strncmp(line, "0::", 3) == 0) {
         line[strcspn(line, "\n")] = 0;
-        snprintf(path, sizeof path, "/sys/fs/cgroup%s", line + 3);
+        snprintf(path, sizeof path, "/sys/fs/cgroup%.480s", line + 3);
         break;
       }
     }

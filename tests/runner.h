@@ -47,10 +47,10 @@ typedef struct test_entry {
 void test_register(const test_entry *e);
 int test_stress(void);              /* 0..3, default 1 */
 void test_fail(const char *file, int line, const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 3, 4)));
+    __attribute__((__noreturn__, format(printf, 3, 4)));
 /* End the test as skipped (reported as "ok N - name # SKIP reason" and
  * counted in the summary's "N skipped"). */
-void test_skip(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void test_skip(const char *fmt, ...) __attribute__((__noreturn__, format(printf, 1, 2)));
 #define TEST_SKIP(...) test_skip(__VA_ARGS__)
 
 #define TEST_REG_(name, gor, ms, text, status)                                   \

@@ -9,6 +9,9 @@
 #   valgrind  build-valgrind/  a small subset under memcheck (if installed)
 #   install   cmake --install into a temporary prefix, then build
 #             tests/install/smoke.c with pkg-config and with find_package
+#   gdb       tests/test_gdb.sh: the gdb extension, live and on a core file
+#   readme    tools/check-readme.sh: every command and the example program
+#             of README.md, as written
 #
 # Usage: tools/run-tests.sh [STAGE...]   (default: all; GORO_MATRIX also
 # selects stages).  Environment: GORO_TEST_TIMEOUT_MULTIPLIER (multiplied
@@ -32,7 +35,7 @@ BASE_MULT=${GORO_TEST_TIMEOUT_MULTIPLIER:-1}
 # its full, multiplied limit in every stage).
 export GORO_TEST_TIME_CAP_MS=${GORO_TEST_TIME_CAP_MS:-90000}
 B=${GORO_BUILD_PREFIX:-build}
-ALL_STAGES="normal asan tsan ucontext valgrind install"
+ALL_STAGES="normal asan tsan ucontext valgrind install gdb readme"
 if [ $# -gt 0 ]; then STAGES="$*"; else STAGES=${GORO_MATRIX:-$ALL_STAGES}; fi
 
 SUMMARY=()
@@ -235,6 +238,34 @@ stage_install() {
   fi
 }
 
+stage_gdb() {
+  local t0 rc
+  t0=$(now)
+  [ -f "$ROOT/$B/CMakeCache.txt" ] || build "$B" || return
+  cmake --build "$ROOT/$B" -j "$NPROC" >/dev/null 2>&1
+  say "gdb extension (tests/test_gdb.sh $B)"
+  timeout 600 bash "$ROOT/tests/test_gdb.sh" "$ROOT/$B"
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    record "gdb" ok $(($(now) - t0)) "info goroutines / goroutine N bt, live and core"
+  elif [ $rc -eq 77 ]; then
+    record "gdb" skipped $(($(now) - t0)) "gdb or ptrace unavailable"
+  else
+    record "gdb" FAILED $(($(now) - t0)) "tests/test_gdb.sh exit $rc"
+  fi
+}
+
+stage_readme() {
+  local t0
+  t0=$(now)
+  say "README commands and example (tools/check-readme.sh)"
+  if timeout 900 bash "$ROOT/tools/check-readme.sh"; then
+    record "readme" ok $(($(now) - t0)) "tools/check-readme.sh"
+  else
+    record "readme" FAILED $(($(now) - t0)) "tools/check-readme.sh"
+  fi
+}
+
 for s in $STAGES; do
   case " $ALL_STAGES " in
     *" $s "*) "stage_$s" ;;
@@ -248,8 +279,12 @@ done
 echo
 echo "=== summary ($(($(now) - T_START)) s, $NPROC CPUs)"
 printf '%s\n' "${SUMMARY[@]}"
-if [ $FAILED -ne 0 ]; then
-  echo "FAILED"
-  exit 1
-fi
-echo "all passed"
+if [ $FAILED -ne 0 ]; then echo "FAILED"; else echo "all stages passed"; fi
+# The closing line, over every goro_tests run of the matrix.
+printf '%s\n' "${SUMMARY[@]}" | awk '
+  { if (match($0, /[0-9]+ passed/)) p += substr($0, RSTART, RLENGTH) + 0
+    if (match($0, /[0-9]+ failed/)) f += substr($0, RSTART, RLENGTH) + 0
+    if (match($0, /[0-9]+ skipped/)) k += substr($0, RSTART, RLENGTH) + 0
+    if ($2 == "FAILED" && $0 !~ /[0-9]+ failed/) f += 1 }
+  END { printf "matrix: %d passed, %d failed%s\n", p, f, (k ? sprintf(", %d skipped", k) : "") }'
+[ $FAILED -eq 0 ]
