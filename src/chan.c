@@ -57,6 +57,7 @@ int goro_chan_make(goro_chan **out, size_t elem_size, size_t cap) {
   c->elemsize = (uint32_t)elem_size;
   atomic_init(&c->refs, 1);
   c->buf = (char *)(c + 1);
+  goro__pd_use(c);
   *out = c;
   return 0;
 }
@@ -76,6 +77,7 @@ void goro_chan_release(goro_chan *c) {
                  atomic_load_explicit(&c->sendq.first, memory_order_relaxed);
   goro__unlock(&c->lock);
   if (waiters) goro__fatal("free of channel with waiting goroutines");
+  goro__pd_forget(c);
   free(c);
 }
 
@@ -147,6 +149,7 @@ static NOINLINE int send_block(goro_chan *c, const void *elem, int64_t deadline)
  * "would block" (GORO_EAGAIN for try, GORO_ETIMEDOUT for deadlines).
  * Inlined into each public entry so the deadline tests fold away. */
 static inline __attribute__((always_inline)) int chan_send(goro_chan *c, const void *elem, int64_t deadline, int fail) {
+  goro__pd_use(c); /* partial-deadlock debug mode only: one predictable branch */
   if (UNLIKELY(!c)) {
     if (deadline == 0) {
       goro__preempt_point();
@@ -237,6 +240,7 @@ static NOINLINE int recv_block(goro_chan *c, void *out, bool *ok, int64_t deadli
 
 static inline __attribute__((always_inline)) int chan_recv(goro_chan *c, void *out, bool *ok,
                                                            int64_t deadline, int fail) {
+  goro__pd_use(c);
   if (UNLIKELY(!c)) {
     if (ok) *ok = false;
     if (deadline == 0) {
@@ -302,6 +306,7 @@ int goro_chan_try_recv(goro_chan *c, void *out, bool *ok) {
 
 int goro_chan_close(goro_chan *c) {
   if (!c) return GORO_EINVAL;
+  goro__pd_use(c);
   goro__lock(&c->lock);
   if (goro__chan_closed(c)) {
     goro__unlock(&c->lock);

@@ -696,3 +696,50 @@ GTEST(diag_partial_deadlock_lock_order_cycle) {
   ASSERT_EQ(count_text(c.out, "goro: partial deadlock:"), 1);
   free(c.out);
 }
+
+/* A channel cycle made by a goroutine that has exited: the two waiters
+ * can only be reached by each other (channel code reports its objects). */
+static goro_chan *pdc_ch[2];
+
+static void pdc_first(void *arg) {
+  (void)arg;
+  int v;
+  goro_chan_recv(pdc_ch[0], &v, NULL); /* never */
+  goro_chan_send(pdc_ch[1], &v);
+}
+
+static void pdc_second(void *arg) {
+  (void)arg;
+  int v;
+  goro_chan_recv(pdc_ch[1], &v, NULL); /* never */
+  goro_chan_send(pdc_ch[0], &v);
+}
+
+static void pdc_setup(void *arg) {
+  (void)arg;
+  goro_chan_make(&pdc_ch[0], sizeof(int), 0);
+  goro_chan_make(&pdc_ch[1], sizeof(int), 0);
+  int64_t a = goro_go(pdc_first, NULL), b = goro_go(pdc_second, NULL);
+  printf("ids %lld %lld\n", (long long)a, (long long)b);
+  fflush(stdout);
+}
+
+GTEST(diag_partial_chan_child) {
+  ASSERT_GT(goro_go(pdc_setup, NULL), 0);
+  for (int i = 0; i < 40; i++) ASSERT_OK(goro_sleep(25 * GORO_MILLISECOND));
+}
+
+GTEST(diag_partial_deadlock_channel_cycle) {
+  child_t c = {.test = "diag_partial_chan_child",
+               .env = "GORO_DEBUG=partialdeadlock=1,partialdeadlockms=200"};
+  run_child(&c);
+  ASSERT_EQ(c.status, 0);
+  long long a, b;
+  const char *ids = strstr(c.out, "ids ");
+  ASSERT(ids && sscanf(ids, "ids %lld %lld", &a, &b) == 2);
+  char want[160];
+  snprintf(want, sizeof want,
+           "goro: partial deadlock: goroutines %lld, %lld blocked forever on chan receive", a, b);
+  expect_text(&c, want);
+  free(c.out);
+}
