@@ -88,36 +88,49 @@ static inline size_t gstack_size(g_t *g) {
   return g->stack_size ? g->stack_size : goro__stack_default;
 }
 
-static void switch_to_g(m_t *m, g_t *g) {
+/* Switch from the context `from` to `to`, whose stack is [to_lo,
+ * to_lo + to_size), telling the sanitizers (ASan's fake stacks, TSan's
+ * fibers) about it.  `dying`: the context left never resumes, so its fake
+ * stack is released.  Returns when `from` is resumed, perhaps on another
+ * M. */
+static inline void annotated_switch(goro__ctx_t *from, goro__ctx_t *to, char *to_lo, size_t to_size,
+                                    void *to_fiber, bool dying) {
 #ifdef GORO_ASAN
   void *fake = NULL;
-  __sanitizer_start_switch_fiber(&fake, g->stack_lo + GORO_PAGE, gstack_size(g) - GORO_PAGE);
+  __sanitizer_start_switch_fiber(dying ? NULL : &fake, to_lo, to_size);
+#else
+  (void)to_lo;
+  (void)to_size;
+  (void)dying;
 #endif
 #ifdef GORO_TSAN
-  __tsan_switch_to_fiber(g->tsan_fiber, 0);
+  __tsan_switch_to_fiber(to_fiber, 0);
+#else
+  (void)to_fiber;
 #endif
-  goro__ctx_switch(&m->g0ctx, &g->ctx);
+  goro__ctx_switch(from, to);
 #ifdef GORO_ASAN
   __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
 }
 
-/* From G to its M's g0.  `dying`: the G never resumes (its sanitizer
- * fake stack is released).  Returns on the G, perhaps on another M. */
-static inline void switch_to_g0(m_t *m, g_t *g, bool dying) {
-#ifdef GORO_ASAN
-  void *fake = NULL;
-  __sanitizer_start_switch_fiber(dying ? NULL : &fake, m->g0_lo, m->g0_size);
-#else
-  (void)dying;
-#endif
 #ifdef GORO_TSAN
-  __tsan_switch_to_fiber(m->tsan_g0_fiber, 0);
+#define G_FIBER(g) ((g)->tsan_fiber)
+#define G0_FIBER(m) ((m)->tsan_g0_fiber)
+#else
+#define G_FIBER(g) NULL
+#define G0_FIBER(m) NULL
 #endif
-  goro__ctx_switch(&g->ctx, &m->g0ctx);
-#ifdef GORO_ASAN
-  __sanitizer_finish_switch_fiber(fake, NULL, NULL);
-#endif
+
+/* From g0 to G. */
+static void switch_to_g(m_t *m, g_t *g) {
+  annotated_switch(&m->g0ctx, &g->ctx, g->stack_lo + GORO_PAGE, gstack_size(g) - GORO_PAGE,
+                   G_FIBER(g), false);
+}
+
+/* From G to its M's g0. */
+static inline void switch_to_g0(m_t *m, g_t *g, bool dying) {
+  annotated_switch(&g->ctx, &m->g0ctx, m->g0_lo, m->g0_size, G0_FIBER(m), dying);
 }
 
 static bool try_direct(m_t *m, g_t *g, int action);
@@ -895,21 +908,8 @@ static bool try_direct(m_t *m, g_t *g, int action) {
   m->curg = next;
   m->prevg = g;
   m->prevact = action;
-  bool dying = action == ACT_EXIT;
-#ifdef GORO_ASAN
-  void *fake = NULL;
-  __sanitizer_start_switch_fiber(dying ? NULL : &fake, next->stack_lo + GORO_PAGE,
-                                 gstack_size(next) - GORO_PAGE);
-#else
-  (void)dying;
-#endif
-#ifdef GORO_TSAN
-  __tsan_switch_to_fiber(next->tsan_fiber, 0);
-#endif
-  goro__ctx_switch(&g->ctx, &next->ctx);
-#ifdef GORO_ASAN
-  __sanitizer_finish_switch_fiber(fake, NULL, NULL);
-#endif
+  annotated_switch(&g->ctx, &next->ctx, next->stack_lo + GORO_PAGE, gstack_size(next) - GORO_PAGE,
+                   G_FIBER(next), action == ACT_EXIT);
   return true;
 }
 
