@@ -18,25 +18,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "bench_util.h"
 
-static void emit(const char *bench, const char *metric, double value) {
-  printf("{\"bench\":\"%s\",\"impl\":\"goro\",\"metric\":\"%s\",\"value\":%.6g}\n", bench,
-         metric, value);
-  fflush(stdout);
-}
 
-static long long resident_bytes(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  char line[256];
-  long long kb = 0, v;
-  while (fgets(line, sizeof line, f)) {
-    if (sscanf(line, "VmRSS: %lld kB", &v) == 1) kb += v;
-    if (sscanf(line, "VmPTE: %lld kB", &v) == 1) kb += v;
-  }
-  fclose(f);
-  return kb * 1024;
-}
 
 static goro_waitgroup wg;
 static goro_chan *block; /* never sent to */

@@ -37,6 +37,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "../bench/bench_util.h"
 
 enum { GORO_PARKED = 100000, GORO_SPAWN = 1000000, GORO_SWITCH = 2000000 };
 enum { THREAD_PARKED = 10000, THREAD_SPAWN = 10000, THREAD_SWITCH = 100000 };
@@ -57,18 +58,6 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static long long resident_bytes(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  char line[256];
-  long long kb = 0, v;
-  while (fgets(line, sizeof line, f)) {
-    if (sscanf(line, "VmRSS: %lld kB", &v) == 1) kb += v;
-    if (sscanf(line, "VmPTE: %lld kB", &v) == 1) kb += v;
-  }
-  fclose(f);
-  return kb * 1024;
-}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;

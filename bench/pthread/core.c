@@ -29,6 +29,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#define BENCH_IMPL "pthread"
+#include "../bench_util.h"
 
 static bool quick;
 
@@ -38,24 +40,7 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void emit(const char *bench, const char *metric, double value) {
-  printf("{\"bench\":\"%s\",\"impl\":\"pthread\",\"metric\":\"%s\",\"value\":%.6g}\n", bench,
-         metric, value);
-  fflush(stdout);
-}
 
-static long long resident_bytes(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  char line[256];
-  long long kb = 0, v;
-  while (fgets(line, sizeof line, f)) {
-    if (sscanf(line, "VmRSS: %lld kB", &v) == 1) kb += v;
-    if (sscanf(line, "VmPTE: %lld kB", &v) == 1) kb += v;
-  }
-  fclose(f);
-  return kb * 1024;
-}
 
 static void die(const char *what, int err) {
   fprintf(stderr, "pthread_core: %s: %s\n", what, strerror(err));

@@ -14,19 +14,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#define BENCH_IMPL "pthread"
+#include "../bench_util.h"
 
-static long long resident_bytes(void) {
-  FILE *f = fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  char line[256];
-  long long kb = 0, v;
-  while (fgets(line, sizeof line, f)) {
-    if (sscanf(line, "VmRSS: %lld kB", &v) == 1) kb += v;
-    if (sscanf(line, "VmPTE: %lld kB", &v) == 1) kb += v;
-  }
-  fclose(f);
-  return kb * 1024;
-}
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t parked_cv = PTHREAD_COND_INITIALIZER; /* never signalled */
