@@ -164,7 +164,7 @@ stage_valgrind() {
     local log=$ROOT/$B-valgrind/tests/valgrind-$t.log t1
     t1=$(now)
     GORO_MAXPROCS=2 GORO_TEST_STRESS=0 timeout -k 10 600 valgrind --tool=memcheck --quiet \
-      --error-exitcode=99 --track-origins=no --max-stackframe=4194304 \
+      --error-exitcode=99 --track-origins=no --max-stackframe=4194304 --fair-sched=yes \
       --log-file="$log" "$bin" --run "$t" >/dev/null 2>>"$log"
     local rc=$?
     if [ $rc -eq 0 ]; then
