@@ -130,6 +130,9 @@ typedef struct goro__stack_cache {
 HIDDEN char *goro__stack_get(goro__stack_cache_t *cache, size_t size, int *err);
 HIDDEN void goro__stack_put(goro__stack_cache_t *cache, char *lo, size_t size);
 HIDDEN void goro__stack_flush(goro__stack_cache_t *cache);
+/* Give back the memory of stacks above the cache high-water mark (the
+ * monitor calls it; see stack.c). */
+HIDDEN void goro__stack_trim(void);
 HIDDEN int goro__stack_init(void);
 HIDDEN void goro__stack_fini(void);
 /* If addr is in a guard page of some goroutine stack, true. */

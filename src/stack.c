@@ -20,9 +20,19 @@
  * by one, each with its own guard).
  *
  * Invariants: a slot is in exactly one place: in use by a G, in a P's
- * cache, on the global warm list (pages possibly resident), or on the
- * global cold list (MADV_DONTNEED done).  Slots are never unmapped before
+ * cache, on the global warm list (pages possibly resident), on the pending
+ * list (above the high-water mark, pages still resident, to be given back
+ * by the monitor), being released by the monitor, or on the global cold
+ * list (MADV_DONTNEED done).  Slots are never unmapped before
  * goro__stack_fini.
+ *
+ * Giving memory back is deferred to the monitor (goro__stack_trim): an
+ * MADV_DONTNEED costs a system call and a TLB shootdown of every CPU
+ * running a thread of this process, so doing it in the exiting
+ * goroutine's path made a burst of exits (100,000 sleepers waking at once)
+ * slow for everyone.  The monitor sorts the pending slots and releases
+ * contiguous runs with one call each; pending slots are reused before cold
+ * ones meanwhile.
  *
  * Locking: `glock` protects the chunk table, the carve cursor, the global
  * warm/cold lists and the custom-stack list.  P caches are owned by their
@@ -74,6 +84,9 @@ static struct {
   size_t nwarm, capwarm;
   char **cold;
   size_t ncold, capcold;
+  char **pending;                /* above the high-water mark, still resident */
+  size_t npending, cappending;
+  _Atomic int have_pending;      /* hint for the monitor, read without glock */
   custom_stack_t *custom;
   int guard_mode;                /* 0 unknown, 1 madvise, 2 mprotect */
   _Atomic int64_t custom_bytes;
@@ -97,6 +110,7 @@ void goro__stack_fini(void) {
   }
   free(S.warm);
   free(S.cold);
+  free(S.pending);
   goro__unlock(&S.glock);
   memset(&S, 0, sizeof S);
 }
@@ -226,6 +240,8 @@ char *goro__stack_get(goro__stack_cache_t *cache, size_t size, int *err) {
     char *lo;
     if (S.nwarm > 0)
       lo = S.warm[--S.nwarm];
+    else if (S.npending > 0)
+      lo = S.pending[--S.npending];
     else if (S.ncold > 0)
       lo = S.cold[--S.ncold];
     else if (i == 0)
@@ -258,14 +274,49 @@ void goro__stack_put(goro__stack_cache_t *cache, char *lo, size_t size) {
     if (S.nwarm < WARM_MAX) {
       if (push(&S.warm, &S.nwarm, &S.capwarm, s)) continue;
     }
-    /* Above the high-water mark: give the pages back, keep the slot. */
-    madvise(s + GORO_PAGE, S.slot - GORO_PAGE, MADV_DONTNEED);
-    if (!push(&S.cold, &S.ncold, &S.capcold, s)) {
-      /* Out of memory for the list itself: leak the slot's address
-       * space (its pages are already returned). */
+    /* Above the high-water mark: the monitor gives the pages back. */
+    if (push(&S.pending, &S.npending, &S.cappending, s)) {
+      atomic_store_explicit(&S.have_pending, 1, memory_order_relaxed);
+      continue;
     }
+    /* Out of memory for the list itself: release now, and leak the
+     * slot's address space if even the cold list cannot take it. */
+    madvise(s + GORO_PAGE, S.slot - GORO_PAGE, MADV_DONTNEED);
+    (void)push(&S.cold, &S.ncold, &S.capcold, s);
   }
   goro__unlock(&S.glock);
+}
+
+static int cmp_addr(const void *a, const void *b) {
+  const char *x = *(char *const *)a, *y = *(char *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+void goro__stack_trim(void) {
+  if (!atomic_load_explicit(&S.have_pending, memory_order_relaxed)) return;
+  goro__lock(&S.glock);
+  atomic_store_explicit(&S.have_pending, 0, memory_order_relaxed);
+  char **list = S.pending;
+  size_t n = S.npending;
+  S.pending = NULL;
+  S.npending = S.cappending = 0;
+  size_t slot = S.slot;
+  goro__unlock(&S.glock);
+  if (!list) return;
+  /* One madvise per run of adjacent slots; each run keeps its guard pages
+   * (MADV_DONTNEED leaves guard markers in place, and mprotect guards are
+   * not touched by it either). */
+  qsort(list, n, sizeof *list, cmp_addr);
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && list[j] == list[j - 1] + slot) j++;
+    madvise(list[i] + GORO_PAGE, (size_t)(list[j - 1] - list[i]) + slot - GORO_PAGE, MADV_DONTNEED);
+    i = j;
+  }
+  goro__lock(&S.glock);
+  for (size_t i = 0; i < n; i++) (void)push(&S.cold, &S.ncold, &S.capcold, list[i]);
+  goro__unlock(&S.glock);
+  free(list);
 }
 
 void goro__stack_flush(goro__stack_cache_t *cache) {

@@ -128,6 +128,7 @@ static void *sysmon_main(void *arg) {
       goro__unlock(&goro__sched.lock);
     }
     if (goro__sched.partialdeadlock) goro__partial_deadlock_poll(now);
+    goro__stack_trim();
     int took = retake(now);
     if (took) {
       idle = 0;
