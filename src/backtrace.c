@@ -676,6 +676,7 @@ static NOINLINE void dump_with(int fd, FILE *f, const void *uc, uintptr_t self_f
 static void body_all(dumpctx_t *d, void *arg) {
   (void)arg;
   bool first = true;
+  RACY_READS_BEGIN();
   /* The goroutine on this thread first, as Go does. */
   if (d->self && d->self->id > 0) {
     dump_g(d, d->self);
@@ -689,9 +690,14 @@ static void body_all(dumpctx_t *d, void *arg) {
     first = false;
     dump_g(d, g);
   }
+  RACY_READS_END();
 }
 
-static void body_one(dumpctx_t *d, void *arg) { dump_g(d, arg); }
+static void body_one(dumpctx_t *d, void *arg) {
+  RACY_READS_BEGIN();
+  dump_g(d, arg);
+  RACY_READS_END();
+}
 
 static void body_stack(dumpctx_t *d, void *arg) { print_stack(d, arg, atomic_load(&((g_t *)arg)->status)); }
 

@@ -135,18 +135,6 @@ static const char *idstr(char *b, size_t n, long long id, bool present) {
   return b;
 }
 
-#ifdef GORO_TSAN
-/* Diagnostics read fields that their owners write without locks, on
- * purpose (a trace line may be a few nanoseconds stale).  Tell the race
- * detector these reads are deliberate. */
-void AnnotateIgnoreReadsBegin(const char *file, int line);
-void AnnotateIgnoreReadsEnd(const char *file, int line);
-#define RACY_READS_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
-#define RACY_READS_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
-#else
-#define RACY_READS_BEGIN() ((void)0)
-#define RACY_READS_END() ((void)0)
-#endif
 
 static void schedtrace_locked(bool detail);
 

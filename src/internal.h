@@ -341,7 +341,7 @@ typedef struct goro__sched {
   g_t *maing;
   /* allgs: every G record ever made (list push under allglock) */
   goro__lock_t allglock;
-  g_t *allg;
+  _Atomic(g_t *) allg;         /* list head: pushed under allglock, walked without it */
   _Atomic int64_t ngsys;
   /* global free Gs (lock) */
   g_t *gfree;
@@ -487,6 +487,19 @@ HIDDEN void goro__dump_backtrace(int fd, g_t *g, bool is_self);
 HIDDEN void goro__checkdead(void); /* sched.lock held */
 HIDDEN void goro__schedtrace(bool detail);
 
+
+/* Diagnostics (dumps, traces, the partial-deadlock snapshot) read fields
+ * that their owners write without locks, on purpose: a dump may be a few
+ * nanoseconds stale.  These brackets tell the race detector so. */
+#ifdef GORO_TSAN
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+#define RACY_READS_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
+#define RACY_READS_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
+#else
+#define RACY_READS_BEGIN() ((void)0)
+#define RACY_READS_END() ((void)0)
+#endif
 
 /* A preemption point: every runtime call passes one. */
 static inline void goro__preempt_point(void) {

@@ -251,12 +251,16 @@ void goro__partial_deadlock_poll(int64_t now) {
   if (!s) goto out;
   /* waitsince is stamped from goro__sched.coarsetime (park.c), which
    * lags goro__nanotime() by at most a monitor tick. */
+  RACY_READS_BEGIN();
   for (g_t *g = goro__sched.allg; g; g = g->allnext) {
     uint32_t st = atomic_load(&g->status);
     if (st == G_IDLE || st == G_DEAD) continue;
     if (ns == cap) {
       snap_t *t = realloc(s, 2 * cap * sizeof *s);
-      if (!t) goto out;
+      if (!t) {
+        RACY_READS_END();
+        goto out;
+      }
       s = t;
       cap *= 2;
     }
@@ -272,6 +276,7 @@ void goro__partial_deadlock_poll(int64_t now) {
     e->cand = st == G_WAITING && now - e->since >= thr &&
               ((blocking_reason(e->reason) && e->obj) || forever_reason(e->reason));
   }
+  RACY_READS_END();
   qsort(s, ns, sizeof *s, snap_cmp);
 
   /* Nil-channel waits: forever by themselves. */
