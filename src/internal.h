@@ -502,10 +502,13 @@ void AnnotateIgnoreReadsEnd(const char *file, int line);
 #endif
 
 /* A preemption point: every runtime call passes one. */
+HIDDEN void goro__preempt_point_slow(void);
+/* One thread-local load: the monitor sets this thread's word together with
+ * the P's flag (every tick while the slice stays over 10 ms, so a word left
+ * behind on another thread by a migration is set again here soon). */
 static inline void goro__preempt_point(void) {
-  m_t *m = goro__getm();
-  if (m && m->p && UNLIKELY(atomic_load_explicit(&m->p->preempt, memory_order_relaxed)) && m->curg)
-    goro__preempt_park();
+  if (UNLIKELY(atomic_load_explicit(&goro__tls_preempt, memory_order_relaxed)))
+    goro__preempt_point_slow();
 }
 
 #endif /* GORO_INTERNAL_H */

@@ -40,6 +40,13 @@ void goro__preempt_park(void) {
   goro__mcall(g, ACT_PREEMPT);
 }
 
+void goro__preempt_point_slow(void) {
+  atomic_store_explicit(&goro__tls_preempt, 0, memory_order_relaxed);
+  m_t *m = goro__getm();
+  if (m && m->p && atomic_load_explicit(&m->p->preempt, memory_order_relaxed) && m->curg)
+    goro__preempt_park();
+}
+
 void goro_preempt_check(void) {
   m_t *m = goro__getm();
   if (!m) return;

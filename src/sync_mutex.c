@@ -211,4 +211,5 @@ bool goro_mutex_trylock(goro_mutex *mu) {
 void goro_mutex_unlock(goro_mutex *mu) {
   goro__pd_use(mu);
   goro__mutex_unlock((goro__mutex_t *)(void *)mu);
+  goro__preempt_point(); /* every runtime call is one (DESIGN) */
 }

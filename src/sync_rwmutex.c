@@ -140,4 +140,5 @@ void goro_rwmutex_lock(goro_rwmutex *rw) { (void)goro_rwmutex_lock_dl(rw, GORO_F
 void goro_rwmutex_unlock(goro_rwmutex *rwp) {
   goro__pd_use(rwp);
   writer_release(RW(rwp));
+  goro__preempt_point();
 }

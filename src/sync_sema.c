@@ -38,4 +38,5 @@ bool goro_sema_tryacquire(goro_sema *s) {
 void goro_sema_release(goro_sema *s) {
   goro__pd_use(s);
   (void)goro__sem_release(COUNT(s), false);
+  goro__preempt_point();
 }
