@@ -221,6 +221,10 @@ struct goro__g {
   void *creator_pc;          /* return address in the creator (for dumps) */
   char *name;                /* optional, malloc'd (goro_go_opts) */
   g_t *allnext;              /* allgs list, immutable once linked */
+  /* Global run queue batches (runq.c), meaningful on a batch's first G
+   * while it is in the global queue; sched.lock. */
+  g_t *batchnext, *batchtail;
+  uint32_t batchn;
 #ifdef GORO_TSAN
   void *tsan_fiber;
 #endif
@@ -303,6 +307,8 @@ struct goro__p {
   _Atomic uint64_t ctxswitches, steals; /* written by the owner only (relaxed) */
   _Atomic int64_t gdelta, spawndelta; /* owner-written count changes not yet in goro__sched */
   _Atomic uint32_t preempt;        /* monitor: whoever runs here should yield */
+  g_t *globrest;                   /* owner only: Gs taken from the global queue under
+                                    * sched.lock, to go to the local queue after it */
   bool borrowed;                   /* sysmon only: a P was added because this one is hogged */
   /* run queue: owner pushes at tail; owner and thieves CAS head */
   _Alignas(CACHELINE) _Atomic uint32_t runqhead;

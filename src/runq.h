@@ -13,4 +13,7 @@ HIDDEN void goro__globrunqput(g_t *g);
 HIDDEN void goro__globrunqputhead(g_t *g);
 HIDDEN void goro__globrunqputbatch(g_t *head, g_t *tail, int n);
 HIDDEN g_t *goro__globrunqget(p_t *p, int max);
+/* After unlocking: move what goro__globrunqget left in p->globrest to p's
+ * local queue. */
+HIDDEN void goro__globrunq_flush(p_t *p);
 #endif

@@ -222,12 +222,15 @@ static void retirep(p_t *p) {
   if (goro__sched.runqtail) atomic_store(&goro__sched.retired_work, 1); /* and Gs */
   goro__timers_move(p, goro__sched.allp[0]);
   goro__stack_flush(&p->stacks);
-  while (p->gfree) {
-    g_t *f = p->gfree;
-    p->gfree = f->schedlink;
-    f->schedlink = goro__sched.gfree;
-    goro__sched.gfree = f;
-    goro__sched.ngfree++;
+  if (p->gfree) {
+    g_t *tail = p->gfree;
+    int n = 1;
+    while (tail->schedlink) {
+      tail = tail->schedlink;
+      n++;
+    }
+    goro__gfree_push(p->gfree, tail, n);
+    p->gfree = NULL;
   }
   p->ngfree = 0;
 }
@@ -632,6 +635,7 @@ top:;
     goro__lock(&goro__sched.lock);
     g = goro__globrunqget(p, 0);
     goro__unlock(&goro__sched.lock);
+    goro__globrunq_flush(p);
     if (g) return g;
   }
   /* Non-blocking netpoll before stealing. */
@@ -668,6 +672,7 @@ top:;
   if (atomic_load(&goro__sched.runqsize) > 0) {
     g = goro__globrunqget(p, 0);
     goro__unlock(&goro__sched.lock);
+    goro__globrunq_flush(p);
     if (g) return g;
     goto top;
   }
@@ -776,9 +781,7 @@ static void gdestroy(m_t *m, g_t *g) {
     goro__gfput(p, g);
   else {
     goro__lock(&goro__sched.lock);
-    g->schedlink = goro__sched.gfree;
-    goro__sched.gfree = g;
-    goro__sched.ngfree++;
+    goro__gfree_push(g, g, 1);
     goro__unlock(&goro__sched.lock);
   }
 }

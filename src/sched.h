@@ -27,6 +27,7 @@ HIDDEN void goro__mstart_loop(m_t *m);      /* the scheduler loop on g0 */
 HIDDEN void goro__set_tls_m(m_t *m);
 HIDDEN void goro__sched_wake_all(void);     /* shutdown */
 HIDDEN void goro__gfput(p_t *p, g_t *g);
+HIDDEN void goro__gfree_push(g_t *head, g_t *tail, int n); /* sched.lock held */
 HIDDEN g_t *goro__galloc(p_t *p);
 HIDDEN void goro__procresize(int n);        /* sched.lock NOT held */
 HIDDEN void goro__procborrow(int delta);    /* sched.lock NOT held */
