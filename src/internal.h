@@ -321,53 +321,64 @@ struct goro__p {
 
 /* Global scheduler state. */
 typedef struct goro__sched {
-  goro__lock_t lock;           /* protects: global runq, midle, pidle, allm, counts below */
-  g_t *runqhead, *runqtail;    /* global run queue (lock) */
+  /* Read on every scheduling decision and runtime call, written rarely:
+   * kept on lines of their own so the frequently written fields below do
+   * not keep invalidating them (false sharing between Ps). */
+  _Alignas(CACHELINE) _Atomic int32_t gomaxprocs; /* live Ps: the user's setting + nborrowed */
+  _Atomic int32_t nborrowed;    /* Ps added for hogged Ps (preempt.c) */
+  _Atomic int32_t running;      /* goro_run active */
+  _Atomic int32_t exiting;      /* main returned: Ms exit at the next chance */
+  g_t *maing;
+  int partialdeadlock;          /* debug settings (set before any M starts) */
+  int schedtrace_ms;
+  int scheddetail;
+  int main_result;
+  int64_t idle_m_timeout;       /* ns an idle M waits before exiting */
+  int64_t starttime;
+  _Atomic int32_t deadlock_off; /* tests and shutdown */
+  _Atomic int32_t nallp;        /* Ps ever made (written under lock, read anywhere) */
+  p_t *allp[GORO_MAXPROCS_LIMIT]; /* Ps 0..gomaxprocs-1 live (lock for writes) */
+
+  /* Written under (or around) sched.lock. */
+  _Alignas(CACHELINE) goro__lock_t lock; /* protects: global runq, midle, pidle, allm, counts below */
+  g_t *runqhead, *runqtail;     /* global run queue of batches (lock, runq.c) */
   _Atomic int32_t runqsize;
-  m_t *midle;                  /* idle Ms (lock) */
-  int32_t nmidle;              /* (lock) */
-  int32_t nmidlelocked;        /* Ms parked waiting for their locked G (lock) */
-  int32_t mcount;              /* Ms started and not exited (lock) */
-  int64_t mnext;               /* next M id (lock) */
-  m_t *allm;                   /* all Ms ever (lock for writes) */
-  p_t *pidle;                  /* idle Ps (lock) */
-  _Atomic int32_t npidle;
+  m_t *midle;                   /* idle Ms (lock) */
+  int32_t nmidle;               /* (lock) */
+  int32_t nmidlelocked;         /* Ms parked waiting for their locked G (lock) */
+  int32_t mcount;               /* Ms started and not exited (lock) */
+  int64_t mnext;                /* next M id (lock) */
+  m_t *allm;                    /* all Ms ever (lock for writes) */
+  p_t *pidle;                   /* idle Ps (lock) */
+  g_t *gfree;                   /* global free Gs, batches (lock) */
+  _Atomic int32_t ngfree;       /* written under lock, read as a hint */
+  _Atomic int32_t retired_work; /* a retired P left timers on P 0 or Gs in the global queue */
+
+  /* The spinning protocol's words: read-modify-written on wake-ups. */
+  _Alignas(CACHELINE) _Atomic int32_t npidle;
   _Atomic int32_t nmspinning;
   _Atomic int32_t needspinning;
-  _Atomic int32_t gomaxprocs;   /* live Ps: the user's setting + nborrowed */
-  _Atomic int32_t nborrowed;    /* Ps added for hogged Ps (preempt.c) */
-  p_t *allp[GORO_MAXPROCS_LIMIT]; /* Ps 0..gomaxprocs-1 live (lock for writes) */
-  _Atomic int32_t nallp;       /* Ps ever made (written under lock, read anywhere) */
-  _Atomic int64_t goidgen;
-  _Atomic int64_t lastpoll;    /* 0 = an M is blocked in netpoll now */
-  _Atomic int64_t polluntil;   /* when the blocked poller wakes */
-  _Atomic int32_t running;     /* goro_run active */
-  _Atomic int32_t exiting;     /* main returned: Ms exit at the next chance */
-  int main_result;
-  g_t *maing;
+
+  /* The poller. */
+  _Alignas(CACHELINE) _Atomic int64_t lastpoll; /* 0 = an M is blocked in netpoll now */
+  _Atomic int64_t polluntil;    /* when the blocked poller wakes */
+  _Atomic int64_t polls;
+
+  /* Written by the monitor every tick, read on every park. */
+  _Alignas(CACHELINE) _Atomic int64_t coarsetime; /* goro__nanotime() as of the monitor's last tick */
+
   /* allgs: every G record ever made (list push under allglock) */
-  goro__lock_t allglock;
-  _Atomic(g_t *) allg;         /* list head: pushed under allglock, walked without it */
+  _Alignas(CACHELINE) goro__lock_t allglock;
+  _Atomic(g_t *) allg;          /* list head: pushed under allglock, walked without it */
+  _Atomic int64_t goidgen;
   _Atomic int64_t ngsys;
-  /* global free Gs (lock) */
-  g_t *gfree;
-  _Atomic int32_t ngfree;      /* written under lock, read as a hint */
-  /* counters */
-  _Atomic int64_t gcount;      /* live goroutines */
+  /* counters (batched per P where hot) */
+  _Atomic int64_t gcount;       /* live goroutines */
   _Atomic int64_t spawned;
-  _Atomic int64_t ctxswitches, steals, polls, preemptions, handoffs;
+  _Atomic int64_t ctxswitches, steals, preemptions, handoffs;
   _Atomic int32_t foreign_users; /* foreign threads that used goro objects */
   _Atomic int32_t nsyscall;      /* goroutines in blocking calls */
   _Atomic int32_t nauxthreads;   /* runtime threads that are not Ms (sysmon, resolvers) */
-  _Atomic int64_t coarsetime;    /* goro__nanotime() as of the monitor's last tick */
-  _Atomic int32_t retired_work;  /* a retired P left timers on P 0 or Gs in the global queue */
-  int64_t starttime;
-  /* debug settings */
-  int schedtrace_ms;
-  int scheddetail;
-  int partialdeadlock;
-  int64_t idle_m_timeout;      /* ns an idle M waits before exiting */
-  _Atomic int32_t deadlock_off;  /* tests and shutdown */
 } goro__sched_t;
 
 HIDDEN extern goro__sched_t goro__sched;
