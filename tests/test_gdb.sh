@@ -78,7 +78,8 @@ mkfifo "$tmp/in"
 GORO_GDB_WAIT=1 "$tmp/parked" < "$tmp/in" > "$tmp/live.stdout" 2>&1 &
 pid=$!
 exec 7> "$tmp/in"     # keeps the program waiting until closed
-for _ in $(seq 1 100); do grep -q parked "$tmp/live.stdout" && break; sleep 0.05; done
+for _ in $(seq 1 200); do grep -q parked "$tmp/live.stdout" && break; sleep 0.05; done
+check "live: the program parked its goroutines" "$tmp/live.stdout" '^parked$'
 timeout 120 gdb "${gdb_cmds[@]}" -p "$pid" > "$tmp/live.out" 2>&1
 if grep -q "ptrace: Operation not permitted" "$tmp/live.out"; then
   echo "gdb tests: skipped (ptrace not permitted)"; exec 7>&-; exit 77
@@ -90,7 +91,7 @@ check "live: goroutine 1 bt (in a blocking call, from its thread)" "$tmp/live.ou
 exec 7>&-
 wait "$pid"; rc=$?
 if [ "$rc" = 0 ]; then echo "ok - live: program continues after detach"; pass=$((pass + 1))
-else echo "not ok - live: program exit status $rc after detach"; fail=$((fail + 1)); fi
+else echo "not ok - live: program exit status $rc after detach"; sed 's/^/#   /' "$tmp/live.stdout"; fail=$((fail + 1)); fi
 pid=
 
 # ---- 2. core file ----------------------------------------------------
@@ -108,6 +109,7 @@ esac
 if [ "$core_ok" = 1 ]; then
   (cd "$tmp" && ulimit -c unlimited && GORO_GDB_ABORT=1 exec ./parked > core.stdout 2>&1) 2>/dev/null
   core=$(ls "$tmp"/core* 2>/dev/null | grep -v stdout | head -1)
+  check "core: the program parked its goroutines before aborting" "$tmp/core.stdout" '^parked$'
   if [ -n "$core" ]; then
     timeout 120 gdb "${gdb_cmds[@]}" "$tmp/parked" "$core" > "$tmp/core.out" 2>&1
     check "core: info goroutines" "$tmp/core.out" "${info_pats[@]}" '^\* +1 running'

@@ -2,7 +2,14 @@
  * on a channel receive two calls deep, one sleeping, and the main
  * goroutine stopped in gdb_stop_here (a breakpoint for the live test),
  * after which it aborts (for the core-file test).  With GORO_GDB_WAIT set
- * it waits for stdin to close there instead, for gdb to attach. */
+ * it waits for stdin to close there instead, for gdb to attach.
+ *
+ * It checks its own premises, so the script's checks mean something: it
+ * prints "parked" only once all four goroutines are really parked, and
+ * after gdb has attached and detached it checks that they still are
+ * (inspection must not wake anyone).  A failed check prints "parked:
+ * assertion failed: ..." and exits with status 3, which test_gdb.sh
+ * reports. */
 #include <goro.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +17,22 @@
 #include <unistd.h>
 
 static goro_chan *never;
+
+#define ASSERT(c)                                                         \
+  do {                                                                    \
+    if (!(c)) {                                                           \
+      fprintf(stderr, "parked: assertion failed: %s (line %d)\n", #c,     \
+              __LINE__);                                                  \
+      exit(3);                                                            \
+    }                                                                     \
+  } while (0)
+
+/* Goroutines parked in a channel receive or a sleep right now. */
+static int64_t parked_now(void) {
+  goro_stats_t st;
+  goro_stats(&st);
+  return st.waiting;
+}
 
 __attribute__((noinline)) void gdb_parked_level2(void) {
   int v;
@@ -45,15 +68,23 @@ __attribute__((noinline)) void gdb_stop_here(void) {
 
 static int gdb_main(void *arg) {
   (void)arg;
-  goro_chan_make(&never, sizeof(int), 0);
-  for (int i = 0; i < 3; i++) goro_go(gdb_parked_worker, NULL);
-  goro_go(gdb_sleeper, NULL);
-  goro_sleep(50 * GORO_MILLISECOND); /* let them park */
+  ASSERT(goro_chan_make(&never, sizeof(int), 0) == 0);
+  for (int i = 0; i < 3; i++) ASSERT(goro_go(gdb_parked_worker, NULL) > 0);
+  ASSERT(goro_go(gdb_sleeper, NULL) > 0);
+  /* Wait until all four are parked (not a fixed nap: a slow machine). */
+  int64_t deadline = goro_now() + 10 * GORO_SECOND;
+  while (parked_now() < 4 && goro_now() < deadline) goro_sleep(GORO_MILLISECOND);
+  ASSERT(parked_now() == 4);
   printf("parked\n");
   fflush(stdout);
   gdb_stop_here();
+  ASSERT(parked_now() == 4); /* attaching and detaching woke nobody */
   if (getenv("GORO_GDB_ABORT")) abort();
   return 0;
 }
 
-int main(void) { return goro_run(gdb_main, NULL); }
+int main(void) {
+  int r = goro_run(gdb_main, NULL);
+  ASSERT(r == 0);
+  return r;
+}
