@@ -54,16 +54,14 @@
  *
  * Precision.  The poller's epoll_pwait2 timeout is an hrtimer, which
  * Linux lets fire up to the thread's timer slack (50 us by default) late.
- * Every M that runs the scheduler sets its slack to 1 ns on its first
- * timer check (a thread-local flag; this is scheduler-stack code, so the
- * flag is read on the thread that owns it), which brings the median
- * lateness of a 100 us sleep on an idle runtime from ~70 us to ~20 us.
+ * Every M sets its slack to 1 ns when it starts (sched.c mstart, and M0 in
+ * goro_run), which brings the median lateness of a 100 us sleep on an idle
+ * runtime from ~70 us to ~20 us.
  */
 #include "internal.h"
 
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 
 #include "timer.h"
 
@@ -78,21 +76,15 @@ typedef struct {
 } hent_t;
 
 struct goro__timers {
-  goro__lock_t lock;
-  int32_t len, cap;
-  hent_t *heap;
-  _Atomic int64_t minwhen; /* heap[0].when, or NOWHEN */
+  goro__lock_t lock;       /* the heap lock (see "Locks" above) */
+  int32_t len, cap;        /* lock */
+  hent_t *heap;            /* lock */
+  _Atomic int64_t minwhen; /* heap[0].when, or NOWHEN; written under lock, read without */
 };
 
 /* The timer whose callback this thread is running (stop from inside f
  * must not wait for itself).  Only scheduler-stack code sets it. */
 static __thread rtimer_t *running_here;
-
-static __thread bool slack_set;
-static NOINLINE void set_slack(void) {
-  slack_set = true;
-  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-}
 
 static inline p_t *tp_load(rtimer_t *t) { return __atomic_load_n(&t->p, __ATOMIC_ACQUIRE); }
 static inline void tp_store(rtimer_t *t, p_t *p) { __atomic_store_n(&t->p, p, __ATOMIC_RELEASE); }
@@ -301,7 +293,6 @@ int64_t goro__timers_next(p_t *p) {
 int64_t goro__timers_check(p_t *p, int64_t now) {
   goro__timers_t *h = p->timers;
   if (!h) return -1;
-  if (UNLIKELY(!slack_set)) set_slack();
   int64_t w = atomic_load_explicit(&h->minwhen, memory_order_acquire);
   if (w == NOWHEN) return -1;
   if (w > now) return w;
