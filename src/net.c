@@ -135,6 +135,25 @@ static bool ipv6_available(void) {
  * wildcard), else for dial (empty host = loopback).  Fills up to MAX_ADDRS
  * candidates, IPv4 first for dual-stack names (as Go prefers when the
  * first answer fails). *wild is set for a dual-stack wildcard. */
+/* An IPv4 / IPv6 socket address for addr and port into *out. */
+static void put_in4(addr_t *out, struct in_addr addr, int port) {
+  struct sockaddr_in *a = (struct sockaddr_in *)&out->ss;
+  memset(a, 0, sizeof *a);
+  a->sin_family = AF_INET;
+  a->sin_port = htons((uint16_t)port);
+  a->sin_addr = addr;
+  out->len = sizeof *a;
+}
+
+static void put_in6(addr_t *out, struct in6_addr addr, int port) {
+  struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out->ss;
+  memset(a, 0, sizeof *a);
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons((uint16_t)port);
+  a->sin6_addr = addr;
+  out->len = sizeof *a;
+}
+
 static int resolve(const netspec_t *ns, const char *address, bool passive, addr_t *out, int *nout,
                    bool *dualstack) {
   *nout = 0;
@@ -166,20 +185,11 @@ static int resolve(const netspec_t *ns, const char *address, bool passive, addr_
               (ns->family == AF_UNSPEC && passive && ipv6_available());
     if (ns->family == AF_UNSPEC && passive && v6 && strcmp(host, "0.0.0.0") == 0) v6 = false;
     if (v6) {
-      struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out[0].ss;
-      memset(a, 0, sizeof *a);
-      a->sin6_family = AF_INET6;
-      a->sin6_port = htons((uint16_t)portnum);
-      a->sin6_addr = passive ? in6addr_any : in6addr_loopback;
-      out[0].len = sizeof *a;
+      put_in6(&out[0], passive ? in6addr_any : in6addr_loopback, portnum);
       if (dualstack) *dualstack = ns->family == AF_UNSPEC;
     } else {
-      struct sockaddr_in *a = (struct sockaddr_in *)&out[0].ss;
-      memset(a, 0, sizeof *a);
-      a->sin_family = AF_INET;
-      a->sin_port = htons((uint16_t)portnum);
-      a->sin_addr.s_addr = htonl(passive ? INADDR_ANY : INADDR_LOOPBACK);
-      out[0].len = sizeof *a;
+      struct in_addr a4 = {htonl(passive ? INADDR_ANY : INADDR_LOOPBACK)};
+      put_in4(&out[0], a4, portnum);
     }
     *nout = 1;
     return 0;
@@ -188,22 +198,12 @@ static int resolve(const netspec_t *ns, const char *address, bool passive, addr_
     struct in_addr a4;
     struct in6_addr a6;
     if (ns->family != AF_INET6 && inet_pton(AF_INET, host, &a4) == 1) {
-      struct sockaddr_in *a = (struct sockaddr_in *)&out[0].ss;
-      memset(a, 0, sizeof *a);
-      a->sin_family = AF_INET;
-      a->sin_port = htons((uint16_t)portnum);
-      a->sin_addr = a4;
-      out[0].len = sizeof *a;
+      put_in4(&out[0], a4, portnum);
       *nout = 1;
       return 0;
     }
     if (ns->family != AF_INET && inet_pton(AF_INET6, host, &a6) == 1) {
-      struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out[0].ss;
-      memset(a, 0, sizeof *a);
-      a->sin6_family = AF_INET6;
-      a->sin6_port = htons((uint16_t)portnum);
-      a->sin6_addr = a6;
-      out[0].len = sizeof *a;
+      put_in6(&out[0], a6, portnum);
       *nout = 1;
       return 0;
     }
