@@ -95,7 +95,7 @@ void goro__park(int reason, goro__commit_fn commit, void *arg) {
   atomic_store_explicit(&g->waitsince, coarse_now(), memory_order_relaxed);
   m->commit = commit;
   m->commit_arg = arg;
-  goro__mcall(g, ACT_PARK);
+  goro__mcall(m, g, ACT_PARK);
 }
 
 void goro__ready(g_t *g) {

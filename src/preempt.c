@@ -37,7 +37,7 @@ void goro__preempt_park(void) {
   m_t *m = goro__getm();
   g_t *g = m->curg;
   atomic_store_explicit(&m->p->preempt, 0, memory_order_relaxed);
-  goro__mcall(g, ACT_PREEMPT);
+  goro__mcall(m, g, ACT_PREEMPT);
 }
 
 void goro__preempt_point_slow(void) {

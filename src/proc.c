@@ -247,12 +247,13 @@ NOINLINE int64_t goro_go_opts(goro_fn fn, void *arg, const goro_opts *opts) {
 }
 
 void goro_yield(void) {
-  g_t *g = goro__getg();
+  m_t *m = goro__getm();
+  g_t *g = m ? m->curg : NULL;
   if (!g) {
     goro__osyield();
     return;
   }
-  goro__mcall(g, ACT_YIELD);
+  goro__mcall(m, g, ACT_YIELD);
 }
 
 noreturn void goro_exit(void) {

@@ -136,8 +136,7 @@ static inline void switch_to_g0(m_t *m, g_t *g, bool dying) {
 static bool try_direct(m_t *m, g_t *g, int action);
 static inline void finish_prev(m_t *m);
 
-void goro__mcall(g_t *g, int action) {
-  m_t *m = goro__getm();
+void goro__mcall(m_t *m, g_t *g, int action) {
   if (action == ACT_YIELD || action == ACT_PARK) {
     if (try_direct(m, g, action)) {
       finish_prev(goro__getm());

@@ -14,9 +14,10 @@ enum {
   ACT_SYSCALL_EXIT /* returned from a blocking call and found no P */
 };
 
-/* Switch from the running G to its M's scheduler stack with `action`.
+/* Switch from the running G (g, on M m: the caller's fresh goro__getm())
+ * to m's scheduler stack with `action`, or straight to the next G.
  * Returns when the G is resumed (possibly on another M). */
-HIDDEN void goro__mcall(g_t *g, int action);
+HIDDEN void goro__mcall(m_t *m, g_t *g, int action);
 HIDDEN noreturn void goro__goexit(void);
 
 HIDDEN void goro__acquirep(m_t *m, p_t *p);

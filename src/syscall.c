@@ -57,7 +57,7 @@ void goro_syscall_exit(void) {
   }
   /* No P anywhere: run later, from the global queue. */
   atomic_store(&g->status, G_RUNNING);
-  goro__mcall(g, ACT_SYSCALL_EXIT);
+  goro__mcall(m, g, ACT_SYSCALL_EXIT);
 }
 
 long goro_blocking(long (*fn)(void *), void *arg) {
