@@ -305,7 +305,7 @@ struct goro__p {
   goro__timers_t *timers;          /* timer.c */
   void *sudogcache;                /* chan.c */
   _Atomic uint64_t ctxswitches, steals; /* written by the owner only (relaxed) */
-  _Atomic int64_t gdelta, spawndelta; /* owner-written count changes not yet in goro__sched */
+  _Atomic int64_t spawndelta;      /* owner-written spawns not yet in goro__sched.spawned */
   _Atomic uint32_t preempt;        /* monitor: whoever runs here should yield */
   g_t *globrest;                   /* owner only: Gs taken from the global queue under
                                     * sched.lock, to go to the local queue after it */
@@ -371,11 +371,9 @@ typedef struct goro__sched {
   _Alignas(CACHELINE) goro__lock_t allglock;
   _Atomic(g_t *) allg;          /* list head: pushed under allglock, walked without it */
   _Atomic int64_t goidgen;
-  _Atomic int64_t ngsys;
-  /* counters (batched per P where hot) */
-  _Atomic int64_t gcount;       /* live goroutines */
+  /* counters (batched per P where hot; per-P ones live in struct goro__p) */
   _Atomic int64_t spawned;
-  _Atomic int64_t ctxswitches, steals, preemptions, handoffs;
+  _Atomic int64_t preemptions, handoffs;
   _Atomic int32_t foreign_users; /* foreign threads that used goro objects */
   _Atomic int32_t nsyscall;      /* goroutines in blocking calls */
   _Atomic int32_t nauxthreads;   /* runtime threads that are not Ms (sysmon, resolvers) */

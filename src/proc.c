@@ -181,18 +181,14 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
     g->name = strndup(name, 31);
   }
   if (p) {
-    /* Batched into the global counters so spawning Ps share no line;
+    /* Batched into the global counter so spawning Ps share no line;
      * owner-only updates, readable by goro_stats. */
-    GORO_COUNTER_INC(p->gdelta);
     GORO_COUNTER_INC(p->spawndelta);
     if (atomic_load_explicit(&p->spawndelta, memory_order_relaxed) >= 64) {
-      atomic_fetch_add_explicit(&goro__sched.gcount, p->gdelta, memory_order_relaxed);
       atomic_fetch_add_explicit(&goro__sched.spawned, p->spawndelta, memory_order_relaxed);
-      atomic_store_explicit(&p->gdelta, 0, memory_order_relaxed);
       atomic_store_explicit(&p->spawndelta, 0, memory_order_relaxed);
     }
   } else {
-    atomic_fetch_add_explicit(&goro__sched.gcount, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&goro__sched.spawned, 1, memory_order_relaxed);
   }
   atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);

@@ -235,13 +235,10 @@ static void retirep(p_t *p) {
 }
 
 static void flush_counts(p_t *p) {
-  int64_t gd = atomic_load_explicit(&p->gdelta, memory_order_relaxed);
   int64_t sd = atomic_load_explicit(&p->spawndelta, memory_order_relaxed);
   /* Spawned first, then zero its delta: a concurrent goro_stats may count
    * a batch twice for an instant, never lose it. */
-  if (gd) atomic_fetch_add_explicit(&goro__sched.gcount, gd, memory_order_relaxed);
   if (sd) atomic_fetch_add_explicit(&goro__sched.spawned, sd, memory_order_relaxed);
-  atomic_store_explicit(&p->gdelta, 0, memory_order_relaxed);
   atomic_store_explicit(&p->spawndelta, 0, memory_order_relaxed);
 }
 
@@ -762,16 +759,6 @@ static void gdestroy(m_t *m, g_t *g) {
   }
   free(g->name);
   g->name = NULL;
-  if (p) {
-    int64_t d = atomic_load_explicit(&p->gdelta, memory_order_relaxed) - 1;
-    if (d <= -64) {
-      atomic_fetch_add_explicit(&goro__sched.gcount, d, memory_order_relaxed);
-      d = 0;
-    }
-    atomic_store_explicit(&p->gdelta, d, memory_order_relaxed);
-  } else {
-    atomic_fetch_sub(&goro__sched.gcount, 1);
-  }
   if (g == goro__sched.maing) { /* maing is immutable after start */
     atomic_store(&goro__sched.exiting, 1);
     goro__sched_wake_all();
