@@ -140,6 +140,8 @@ static bool known(const char *name) {
   return false;
 }
 
+static int child_main(void *arg) { return goro_run(run_one, arg) < 0 ? 1 : 0; }
+
 int main(int argc, char **argv) {
   const char *q = getenv("BENCH_QUICK");
   quick = q && *q && strcmp(q, "0") != 0;
@@ -155,24 +157,8 @@ int main(int argc, char **argv) {
   int status = 0;
   for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
     if (quick && benches[i].full_only) continue;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-      perror("fork");
-      return 1;
-    }
-    if (pid == 0) {
-      alarm(quick ? 30 : 120); /* a hung benchmark must not stall the run */
-      int r = goro_run(run_one, (void *)benches[i].name);
-      fflush(stdout);
-      _exit(r < 0 ? 1 : 0);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-      fprintf(stderr, "bench_core: %s failed (status 0x%x)\n", benches[i].name, st);
-      status = 1;
-    }
+    status |= run_in_child("bench_core", benches[i].name, quick ? 30 : 120, child_main,
+                           (void *)benches[i].name);
   }
   return status;
 }

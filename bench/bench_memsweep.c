@@ -61,6 +61,8 @@ static const point_t points[] = {
 };
 enum { NPOINTS = sizeof points / sizeof points[0] };
 
+static int child_main(void *arg) { return goro_run(run_point, arg) < 0 ? 1 : 0; }
+
 int main(int argc, char **argv) {
   const char *q = getenv("BENCH_QUICK");
   bool quick = q && *q && strcmp(q, "0") != 0;
@@ -68,24 +70,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < NPOINTS; i++) {
     if (argc > 1 && strcmp(argv[1], points[i].name) != 0) continue;
     if (argc == 1 && quick && points[i].n > 100000) continue;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-      perror("fork");
-      return 1;
-    }
-    if (pid == 0) {
-      alarm(quick ? 30 : 120); /* a hung benchmark must not stall the run */
-      int r = goro_run(run_point, (void *)&points[i]);
-      fflush(stdout);
-      _exit(r < 0 ? 1 : 0);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-      fprintf(stderr, "bench_memsweep: %s failed (status 0x%x)\n", points[i].name, st);
-      status = 1;
-    }
+    status |= run_in_child("bench_memsweep", points[i].name, quick ? 30 : 120, child_main,
+                           (void *)&points[i]);
   }
   return status;
 }

@@ -8,6 +8,8 @@
 #define GORO_BENCH_UTIL_H
 
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #ifndef BENCH_IMPL
 #define BENCH_IMPL "goro"
@@ -33,6 +35,33 @@ static inline long long resident_bytes(void) {
   }
   fclose(f);
   return kb * 1024;
+}
+
+/* Run fn(arg) in a forked child, so one benchmark's caches, recycled
+ * records and resident memory never flatter the next; the child dies by
+ * SIGALRM after timeout_s seconds (a hung benchmark must not stall the
+ * run).  Returns 0 if fn returned 0, else says which benchmark failed. */
+static inline int run_in_child(const char *prog, const char *name, int timeout_s,
+                               int (*fn)(void *), void *arg) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    return 1;
+  }
+  if (pid == 0) {
+    alarm((unsigned)timeout_s);
+    int r = fn(arg);
+    fflush(stdout);
+    _exit(r == 0 ? 0 : 1); /* skip tearing down what the benchmark built */
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    fprintf(stderr, "%s: %s failed (status 0x%x)\n", prog, name, st);
+    return 1;
+  }
+  return 0;
 }
 
 #endif

@@ -161,6 +161,11 @@ static void run_one(const char *name) {
   else if (!strcmp(name, "parked_mem_1e4")) bench_parked_mem(name, 10000);
 }
 
+static int child_main(void *arg) {
+  run_one(arg);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *q = getenv("BENCH_QUICK");
   quick = q && *q && strcmp(q, "0") != 0;
@@ -176,23 +181,7 @@ int main(int argc, char **argv) {
   }
   int status = 0;
   for (int i = 0; i < NBENCH; i++) {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-      perror("fork");
-      return 1;
-    }
-    if (pid == 0) {
-      run_one(benches[i]);
-      fflush(stdout);
-      _exit(0);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-      fprintf(stderr, "pthread_core: %s failed (status 0x%x)\n", benches[i], st);
-      status = 1;
-    }
+    status |= run_in_child("pthread_core", benches[i], 120, child_main, (void *)benches[i]);
   }
   return status;
 }

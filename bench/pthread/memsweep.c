@@ -51,30 +51,23 @@ static void run_point(const char *name, long n) {
   fflush(stdout);
 }
 
+typedef struct {
+  const char *name;
+  long n;
+} point_t;
+
+static int child_main(void *arg) {
+  const point_t *pt = arg;
+  run_point(pt->name, pt->n);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  static const struct {
-    const char *name;
-    long n;
-  } points[] = {{"parked_mem_1e3", 1000}, {"parked_mem_1e4", 10000}};
+  static const point_t points[] = {{"parked_mem_1e3", 1000}, {"parked_mem_1e4", 10000}};
   int status = 0;
   for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
     if (argc > 1 && strcmp(argv[1], points[i].name) != 0) continue;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-      perror("fork");
-      return 1;
-    }
-    if (pid == 0) {
-      run_point(points[i].name, points[i].n);
-      _exit(0);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-      fprintf(stderr, "pthread_memsweep: %s failed (status 0x%x)\n", points[i].name, st);
-      status = 1;
-    }
+    status |= run_in_child("pthread_memsweep", points[i].name, 120, child_main, (void *)&points[i]);
   }
   return status;
 }
