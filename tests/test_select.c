@@ -13,29 +13,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-static int qlen(goro_chan *c, goro__waitq_t *q) {
-  goro__lock(&c->lock);
-  int n = 0;
-  for (sudog_t *s = atomic_load(&q->first); s; s = s->next) n++;
-  goro__unlock(&c->lock);
-  return n;
-}
-
-static void wait_queued(goro_chan *c, int nr, int ns) {
-  int64_t dl = goro_now() + 20 * GORO_SECOND;
-  while (qlen(c, &c->recvq) != nr || qlen(c, &c->sendq) != ns) {
-    if (goro_now() > dl)
-      test_fail(__FILE__, __LINE__, "waiters: recv %d send %d, want %d %d", qlen(c, &c->recvq),
-                qlen(c, &c->sendq), nr, ns);
-    goro_yield();
-  }
-}
-
-static goro_chan *mk(size_t esz, size_t cap) {
-  goro_chan *c = NULL;
-  ASSERT_OK(goro_chan_make(&c, esz, cap));
-  return c;
-}
+#include "chan_test_util.h"
 
 GTEST(select_arguments) {
   goro_chan *c = mk(sizeof(int), 1);
