@@ -794,8 +794,11 @@ static g_t *complete_action(m_t *m, g_t *g, int act) {
     }
     case ACT_YIELD:
       atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-      if (atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) == 1) {
-        /* One P: the back of its own queue is the back of the line. */
+      if (atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) == 1 &&
+          atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) == 0) {
+        /* One P and nothing queued globally: the back of its own queue is
+         * the back of the line.  (With global work waiting, the local
+         * queue would keep it behind the 1-in-61 check for ever.) */
         goro__runqput(p, g, false);
       } else {
         /* Several Ps: the global queue, as Go's Gosched, so yielding
@@ -880,8 +883,10 @@ static bool try_direct(m_t *m, g_t *g, int action) {
   if (UNLIKELY(p->id >= atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed)))
     return false;
   if (action == ACT_EXIT && g == goro__sched.maing) return false;
-  if (action == ACT_YIELD && atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) != 1)
-    return false; /* several Ps: a yield goes through the global queue */
+  if (action == ACT_YIELD &&
+      (atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) != 1 ||
+       atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) != 0))
+    return false; /* a yield that must go through the global queue */
   if (goro__timers_next(p) != -1) return false; /* timers are checked on g0 */
   if (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed))
     return false;
