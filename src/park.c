@@ -99,9 +99,15 @@ void goro__park(int reason, goro__commit_fn commit, void *arg) {
 }
 
 void goro__ready(g_t *g) {
-  uint32_t s = G_WAITING;
-  if (!atomic_compare_exchange_strong(&g->status, &s, G_RUNNABLE))
+  /* A load and a store, not a CAS: exactly one waker may ready a parked
+   * goroutine (the one that dequeued its wait record under the queue's
+   * lock, or won its selectdone), and that lock or CAS also orders this
+   * load after the park that stored WAITING.  The check catches runtime
+   * bugs; it does not arbitrate between wakers. */
+  uint32_t s = atomic_load_explicit(&g->status, memory_order_acquire);
+  if (UNLIKELY(s != G_WAITING))
     goro__throw("ready of goroutine %lld in state %u (want waiting)", (long long)g->id, s);
+  atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
   atomic_store_explicit(&g->waitreason, WR_NONE, memory_order_relaxed);
   if (g->external) {
     atomic_store(&g->ext_wake, 1);

@@ -14,7 +14,8 @@
  *  2. consumer: load-acquire head, load-acquire tail (thieves), read slot,
  *     CAS-release head; a slot is read before the CAS that frees it, so
  *     the owner never overwrites a slot a thief is still reading.
- *  3. runnext: plain CAS; only the owner installs non-NULL.
+ *  3. runnext: only the owner installs non-NULL (a release store into an
+ *     empty slot, an exchange over a full one); takers CAS it to NULL.
  *
  * Locking: the global queue (head, tail, size) is protected by
  * goro__sched.lock; runqsize is also read without the lock as a hint.
@@ -122,10 +123,17 @@ static bool runqputslow(p_t *p, g_t *g, uint32_t h, uint32_t t) {
   return true;
 }
 
-void goro__runqput(p_t *p, g_t *g, bool next) {
+bool goro__runqput(p_t *p, g_t *g, bool next) {
   if (next) {
+    /* Only the owner installs a non-NULL runnext, so an empty slot stays
+     * empty until we fill it: a release store will do.  A full one may be
+     * stolen meanwhile, hence the exchange. */
+    if (atomic_load_explicit(&p->runnext, memory_order_relaxed) == NULL) {
+      atomic_store_explicit(&p->runnext, g, memory_order_release);
+      return false;
+    }
     g_t *old = atomic_exchange(&p->runnext, g);
-    if (!old) return;
+    if (!old) return false;
     g = old; /* kick the old runnext to the tail */
   }
   for (;;) {
@@ -134,9 +142,9 @@ void goro__runqput(p_t *p, g_t *g, bool next) {
     if (t - h < RUNQ_SIZE) {
       atomic_store_explicit(&p->runq[t % RUNQ_SIZE], g, memory_order_relaxed);
       atomic_store_explicit(&p->runqtail, t + 1, memory_order_release);
-      return;
+      return false;
     }
-    if (runqputslow(p, g, h, t)) return;
+    if (runqputslow(p, g, h, t)) return true;
   }
 }
 

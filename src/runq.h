@@ -4,7 +4,8 @@
 #include "internal.h"
 
 /* Local queue: goro__runqput only by the owner P. */
-HIDDEN void goro__runqput(p_t *p, g_t *g, bool next);
+/* Returns true if the ring was full and half of it moved to the global queue. */
+HIDDEN bool goro__runqput(p_t *p, g_t *g, bool next);
 HIDDEN g_t *goro__runqget(p_t *p, bool *inherit);
 HIDDEN g_t *goro__runqsteal(p_t *p, p_t *victim, bool steal_runnext);
 HIDDEN void goro__runq_drain_to_global(p_t *p);
