@@ -431,7 +431,16 @@ HIDDEN g_t *goro__curg_or_external(void);
 /* ------------------------------------------------------------------ */
 
 HIDDEN void goro__runq_inject(g_t *head, g_t *tail, int n); /* global queue + wake */
-HIDDEN void goro__wakep(void);
+HIDDEN void goro__wakep_slow(void);
+/* Start a spinning M if a P is idle and nobody spins (see sched.c's
+ * protocol).  The two loads are inline: every wake-up asks, and with no
+ * idle P (one P busy, all Ps busy) that is all it costs.  Seq-cst loads:
+ * the caller's preceding seq-cst RMW or the queue publication they follow
+ * is what the protocol pairs them with. */
+static inline void goro__wakep(void) {
+  if (atomic_load(&goro__sched.nmspinning) != 0 || atomic_load(&goro__sched.npidle) == 0) return;
+  goro__wakep_slow();
+}
 HIDDEN void goro__handoffp(p_t *p);
 HIDDEN p_t *goro__pidleget(void);          /* sched.lock held */
 HIDDEN void goro__startm(p_t *p, bool spinning, bool locked_sched);
@@ -450,6 +459,13 @@ HIDDEN void goro__preempt_park(void);
 HIDDEN int64_t goro__timers_check(p_t *p, int64_t now);
 /* timer.c: earliest timer of p without running anything (or -1). */
 HIDDEN int64_t goro__timers_next(p_t *p);
+/* True if p has any timer, in one load (the G-to-G switch asks on every
+ * park): the heap's earliest deadline is the first member of
+ * goro__timers_t (timer.c asserts it), INT64_MAX when empty. */
+static inline bool goro__timers_any(p_t *p) {
+  return p->timers &&
+         atomic_load_explicit((_Atomic int64_t *)(void *)p->timers, memory_order_acquire) != INT64_MAX;
+}
 HIDDEN void goro__timers_p_init(p_t *p);
 HIDDEN void goro__timers_p_destroy(p_t *p);
 /* Move every timer of `from` to `to` (GOMAXPROCS shrink). */

@@ -123,15 +123,10 @@ static bool runqputslow(p_t *p, g_t *g, uint32_t h, uint32_t t) {
   return true;
 }
 
-bool goro__runqput(p_t *p, g_t *g, bool next) {
+bool goro__runqput_slow(p_t *p, g_t *g, bool next) {
   if (next) {
-    /* Only the owner installs a non-NULL runnext, so an empty slot stays
-     * empty until we fill it: a release store will do.  A full one may be
-     * stolen meanwhile, hence the exchange. */
-    if (atomic_load_explicit(&p->runnext, memory_order_relaxed) == NULL) {
-      atomic_store_explicit(&p->runnext, g, memory_order_release);
-      return false;
-    }
+    /* runnext was full (the inline fast path fills an empty one); it may
+     * be stolen meanwhile, hence the exchange. */
     g_t *old = atomic_exchange(&p->runnext, g);
     if (!old) return false;
     g = old; /* kick the old runnext to the tail */
@@ -148,7 +143,7 @@ bool goro__runqput(p_t *p, g_t *g, bool next) {
   }
 }
 
-g_t *goro__runqget(p_t *p, bool *inherit) {
+g_t *goro__runqget_slow(p_t *p, bool *inherit) {
   if (UNLIKELY(atomic_load_explicit(&p->preempt, memory_order_relaxed))) {
     /* The time slice is used up: a goroutine in runnext would inherit it
      * and keep a ping-pong chain going forever ahead of the queue.  Send it

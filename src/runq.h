@@ -3,10 +3,36 @@
 #define GORO_RUNQ_H
 #include "internal.h"
 
-/* Local queue: goro__runqput only by the owner P. */
-/* Returns true if the ring was full and half of it moved to the global queue. */
-HIDDEN bool goro__runqput(p_t *p, g_t *g, bool next);
-HIDDEN g_t *goro__runqget(p_t *p, bool *inherit);
+/* Local queue: goro__runqput only by the owner P.  The runnext cases of
+ * put and get, which every channel hand-off takes once each, are inline;
+ * the rest is in runq.c. */
+HIDDEN bool goro__runqput_slow(p_t *p, g_t *g, bool next);
+HIDDEN g_t *goro__runqget_slow(p_t *p, bool *inherit);
+
+/* Returns true if the ring was full and half of it moved to the global
+ * queue. */
+static inline bool goro__runqput(p_t *p, g_t *g, bool next) {
+  /* Only the owner installs a non-NULL runnext, so an empty slot stays
+   * empty until we fill it: a release store will do (thieves CAS it). */
+  if (next && atomic_load_explicit(&p->runnext, memory_order_relaxed) == NULL) {
+    atomic_store_explicit(&p->runnext, g, memory_order_release);
+    return false;
+  }
+  return goro__runqput_slow(p, g, next);
+}
+
+/* Next G for the owner: runnext (inheriting the time slice, *inherit =
+ * true), else the ring's head; NULL if both are empty. */
+static inline g_t *goro__runqget(p_t *p, bool *inherit) {
+  if (LIKELY(!atomic_load_explicit(&p->preempt, memory_order_relaxed))) {
+    g_t *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    if (next && atomic_compare_exchange_strong(&p->runnext, &next, NULL)) {
+      *inherit = true;
+      return next;
+    }
+  }
+  return goro__runqget_slow(p, inherit);
+}
 HIDDEN g_t *goro__runqsteal(p_t *p, p_t *victim, bool steal_runnext);
 HIDDEN void goro__runq_drain_to_global(p_t *p);
 /* Global queue: sched.lock held. */

@@ -418,8 +418,7 @@ static void stopm(m_t *m) {
   }
 }
 
-void goro__wakep(void) {
-  if (atomic_load(&goro__sched.nmspinning) != 0 || atomic_load(&goro__sched.npidle) == 0) return;
+void goro__wakep_slow(void) {
   int32_t zero = 0;
   if (!atomic_compare_exchange_strong(&goro__sched.nmspinning, &zero, 1)) return;
   goro__lock(&goro__sched.lock);
@@ -757,8 +756,10 @@ static void gdestroy(m_t *m, g_t *g) {
     g->lockedm = NULL;
     g->lockcount = 0;
   }
-  free(g->name);
-  g->name = NULL;
+  if (UNLIKELY(g->name)) {
+    free(g->name);
+    g->name = NULL;
+  }
   if (g == goro__sched.maing) { /* maing is immutable after start */
     atomic_store(&goro__sched.exiting, 1);
     goro__sched_wake_all();
@@ -838,6 +839,17 @@ static inline void finish_prev(m_t *m) {
   g_t *prev = m->prevg;
   if (LIKELY(!prev)) return;
   m->prevg = NULL;
+  if (LIKELY(m->prevact == ACT_PARK)) {
+    /* complete_action's park case, inline: the hot half of every
+     * channel hand-off. */
+    goro__commit_fn commit = m->commit;
+    m->commit = NULL;
+    atomic_store_explicit(&prev->status, G_WAITING, memory_order_relaxed);
+    if (!commit || commit(prev, m->commit_arg)) return;
+    atomic_store(&prev->status, G_RUNNABLE);
+    goro__runqput(m->p, prev, true);
+    return;
+  }
   if (complete_action(m, prev, m->prevact)) goro__runqput(m->p, prev, true);
 }
 
@@ -887,7 +899,7 @@ static bool try_direct(m_t *m, g_t *g, int action) {
       (atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) != 1 ||
        atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) != 0))
     return false; /* a yield that must go through the global queue */
-  if (goro__timers_next(p) != -1) return false; /* timers are checked on g0 */
+  if (goro__timers_any(p)) return false; /* timers are checked on g0 */
   if (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed))
     return false;
   bool inherit;

@@ -61,6 +61,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "timer.h"
@@ -76,11 +77,14 @@ typedef struct {
 } hent_t;
 
 struct goro__timers {
+  _Atomic int64_t minwhen; /* heap[0].when, or NOWHEN; written under lock, read without
+                            * (first: goro__timers_any in internal.h reads it) */
   goro__lock_t lock;       /* the heap lock (see "Locks" above) */
   int32_t len, cap;        /* lock */
   hent_t *heap;            /* lock */
-  _Atomic int64_t minwhen; /* heap[0].when, or NOWHEN; written under lock, read without */
 };
+_Static_assert(offsetof(struct goro__timers, minwhen) == 0, "goro__timers_any reads minwhen first");
+_Static_assert(NOWHEN == INT64_MAX, "goro__timers_any tests against INT64_MAX");
 
 /* The timer whose callback this thread is running (stop from inside f
  * must not wait for itself).  Only scheduler-stack code sets it. */
