@@ -18,8 +18,10 @@
  *     All sudogs are needcas: whoever completes one of them must win
  *     CAS(g->selectdone, 0, 1), so exactly one case (or the deadline)
  *     wins; losers unlink and skip the record.
- *  5. pass 3: relock everything, unlink the sudogs still queued, unlock.
- *     The winner is g->param (NULL when the deadline won).
+ *  5. pass 3: relock, unlink the sudogs still queued, unlock.  The
+ *     winner is g->param (NULL when the deadline won); its channel is
+ *     left unlocked when no other case uses it and it is not the first in
+ *     lock order (see there).
  *
  * Memory: up to SMALL_N cases use arrays on the caller's stack (no
  * allocation on the common path); larger selects take one heap block.
@@ -134,7 +136,7 @@ static int select_none(int64_t deadline) {
 
 /* Pass 1 (all locked): try to complete case i.  Returns 1 if it fired
  * (*wake set to a goroutine to ready after unlocking, or NULL). */
-static int try_case(goro_case *k, g_t **wake) {
+static inline __attribute__((always_inline)) int try_case(goro_case *k, g_t **wake) {
   goro_chan *c = k->chan;
   if (k->dir == GORO_RECV) {
     sudog_t *s = goro__waitq_dequeue(&c->sendq);
@@ -299,17 +301,23 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
   else
     goro__park_dl(WR_SELECT, sel_commit, &s, deadline);
 
-  /* Pass 3: unlink the losers. */
+  /* Pass 3: unlink the losers.  The winner's channel needs no lock when
+   * no other case of ours is on it (its waker dequeued our record and was
+   * done with it before readying us), unless it is locks[0]: taking that
+   * one is how we wait for the commit to finish reading our stack. */
   g = goro__chan_self();
   sudog_t *won = g->param;
-  sel_lock(&s);
+  goro_chan *unlocked = won && nlocks == nlive && won->c != locks[0] ? won->c : NULL;
+  for (int i = 0; i < nlocks; i++)
+    if (locks[i] != unlocked) goro__lock(&locks[i]->lock);
   for (int i = 0; i < nlive; i++) {
     int idx = lockorder[i];
     goro_case *k = &cases[idx];
     sudog_t *q = &sg[idx];
     if (q->queued) goro__waitq_unlink(k->dir == GORO_SEND ? &k->chan->sendq : &k->chan->recvq, q);
   }
-  sel_unlock(&s);
+  for (int i = nlocks - 1; i >= 0; i--)
+    if (locks[i] != unlocked) goro__unlock(&locks[i]->lock);
 
   int ret;
   if (!won) {
