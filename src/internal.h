@@ -127,8 +127,20 @@ typedef struct goro__stack_cache {
 /* Get a stack of `size` bytes (the default slot size or a custom size).
  * The returned [lo, lo+size) has a guard page at lo.  cache may be NULL.
  * Returns NULL when out of memory or map count (with *err set). */
-HIDDEN char *goro__stack_get(goro__stack_cache_t *cache, size_t size, int *err);
-HIDDEN void goro__stack_put(goro__stack_cache_t *cache, char *lo, size_t size);
+HIDDEN char *goro__stack_get_slow(goro__stack_cache_t *cache, size_t size, int *err);
+HIDDEN void goro__stack_put_slow(goro__stack_cache_t *cache, char *lo, size_t size);
+/* The per-P cache hit of get and put (every spawn and exit) inline. */
+static inline char *goro__stack_get(goro__stack_cache_t *cache, size_t size, int *err) {
+  if (size == 0 && cache && cache->n > 0) return cache->lo[--cache->n];
+  return goro__stack_get_slow(cache, size, err);
+}
+static inline void goro__stack_put(goro__stack_cache_t *cache, char *lo, size_t size) {
+  if (size == 0 && cache && cache->n < sizeof cache->lo / sizeof cache->lo[0]) {
+    cache->lo[cache->n++] = lo;
+    return;
+  }
+  goro__stack_put_slow(cache, lo, size);
+}
 HIDDEN void goro__stack_flush(goro__stack_cache_t *cache);
 /* Give back the memory of stacks above the cache high-water mark (the
  * monitor calls it; see stack.c). */

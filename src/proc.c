@@ -78,7 +78,7 @@ static g_t *gfree_pop_batch(int *n) { /* sched.lock held */
 }
 
 void goro__gfput(p_t *p, g_t *g) {
-  atomic_store(&g->status, G_IDLE);
+  atomic_store_explicit(&g->status, G_IDLE, memory_order_release);
   g->schedlink = p->gfree;
   p->gfree = g;
   if (++p->ngfree >= GFREE_MAX) {

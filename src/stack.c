@@ -64,6 +64,7 @@
 #define MAX_CHUNKS 1024
 #define WARM_MAX 1024          /* warm slots kept on the global list */
 #define CACHE_MAX 32
+_Static_assert(CACHE_MAX == sizeof ((goro__stack_cache_t *)0)->lo / sizeof(char *), "the inline put in internal.h fills the cache up to its array size");
 #define CACHE_BATCH 16
 
 size_t goro__stack_default = GORO_STACK_DEFAULT;
@@ -229,7 +230,7 @@ static void put_custom(char *lo, size_t size) {
   munmap(lo, size);
 }
 
-char *goro__stack_get(goro__stack_cache_t *cache, size_t size, int *err) {
+char *goro__stack_get_slow(goro__stack_cache_t *cache, size_t size, int *err) {
   if (size != 0 && size != S.slot) return get_custom(size, err);
   if (cache && cache->n > 0) return cache->lo[--cache->n];
   goro__lock(&S.glock);
@@ -258,7 +259,7 @@ char *goro__stack_get(goro__stack_cache_t *cache, size_t size, int *err) {
   return ret;
 }
 
-void goro__stack_put(goro__stack_cache_t *cache, char *lo, size_t size) {
+void goro__stack_put_slow(goro__stack_cache_t *cache, char *lo, size_t size) {
   if (size != 0 && size != S.slot) {
     put_custom(lo, size);
     return;
