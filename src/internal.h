@@ -393,12 +393,28 @@ typedef struct goro__sched {
 
 HIDDEN extern goro__sched_t goro__sched;
 
-/* The current M and G.  Never cache the result across a call that may
- * block: the goroutine may resume on another thread (see DESIGN). */
-HIDDEN m_t *goro__getm(void);
 /* The thread-local itself, for leaf code that cannot migrate (the
  * function-entry preemption hook). */
 HIDDEN extern __thread m_t *goro__tls_m;
+/* The current M and G.  Never cache the result across a call that may
+ * block: the goroutine may resume on another thread (see DESIGN).  On
+ * x86-64 the read is inline asm that loads the thread pointer (%fs) on
+ * every use, so the compiler can neither keep a thread's TLS address in a
+ * register across a switch nor merge two reads ("memory" orders it with
+ * the calls around it); elsewhere it is a call the optimizer cannot see
+ * through. */
+#if defined(__x86_64__)
+static inline __attribute__((always_inline)) m_t *goro__getm(void) {
+  m_t *m;
+  __asm__ __volatile__("movq goro__tls_m@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0"
+                       : "=r"(m)
+                       :
+                       : "memory");
+  return m;
+}
+#else
+HIDDEN m_t *goro__getm(void);
+#endif
 /* A per-thread copy of "the goroutine running here should yield", set by
  * the monitor through m->preempt_word, so the function-entry hook tests a
  * single thread-local word.  Stale values only cost a slow-path check. */

@@ -69,11 +69,13 @@ __thread _Atomic uint32_t goro__tls_preempt;
 /* Not inlined, and opaque to the optimizer: a goroutine may resume on
  * another thread after any call that can block, so the thread-local read
  * must happen again every time (DESIGN: the migration hazard). */
+#if !defined(__x86_64__)
 NOINLINE m_t *goro__getm(void) {
   m_t *m = goro__tls_m;
   __asm__ __volatile__("" : "+r"(m)::"memory");
   return m;
 }
+#endif
 
 void goro__set_tls_m(m_t *m) {
   goro__tls_m = m;
