@@ -84,11 +84,15 @@ static void park_external(g_t *g, int reason, goro__commit_fn commit, void *arg)
   atomic_store(&g->status, G_RUNNING);
 }
 
+static NOINLINE void park_foreign(int reason, goro__commit_fn commit, void *arg) {
+  park_external(goro__curg_or_external(), reason, commit, arg);
+}
+
 void goro__park(int reason, goro__commit_fn commit, void *arg) {
   m_t *m = goro__getm();
   g_t *g = m ? m->curg : NULL;
-  if (!g) {
-    park_external(goro__curg_or_external(), reason, commit, arg);
+  if (UNLIKELY(!g)) {
+    park_foreign(reason, commit, arg);
     return;
   }
   atomic_store_explicit(&g->waitreason, (uint8_t)reason, memory_order_relaxed);

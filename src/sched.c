@@ -135,7 +135,7 @@ static inline void switch_to_g0(m_t *m, g_t *g, bool dying) {
   annotated_switch(&g->ctx, &m->g0ctx, m->g0_lo, m->g0_size, G0_FIBER(m), dying);
 }
 
-static bool try_direct(m_t *m, g_t *g, int action);
+static inline __attribute__((always_inline)) bool try_direct(m_t *m, g_t *g, int action);
 static inline void finish_prev(m_t *m);
 
 void goro__mcall(m_t *m, g_t *g, int action) {
@@ -890,7 +890,7 @@ static void execute(m_t *m, g_t *g, bool inherit) {
 /* The fast path of goro__mcall: switch straight to the next G of this
  * P's local queue, skipping the round trip through g0, when nothing else
  * needs the scheduler's attention.  Returns false to take the slow path. */
-static bool try_direct(m_t *m, g_t *g, int action) {
+static inline __attribute__((always_inline)) bool try_direct(m_t *m, g_t *g, int action) {
   p_t *p = m->p;
   if (UNLIKELY(!p || m->lockedg || atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed)))
     return false;
