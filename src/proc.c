@@ -11,8 +11,9 @@
  * (at most 64; half move to the global list when full).  Goroutine ids
  * come from per-P batches of 16 reserved with one atomic add.
  *
- * Spawn back-pressure: a new G goes to the spawner's runnext, as in Go.
- * When that overflows the local ring (half of it moves to the global
+ * Spawn back-pressure: a new G goes to the spawner's runnext when that is
+ * free, as in Go, else to the tail of the local ring.  When that
+ * overflows the ring (half of it moves to the global
  * queue), the spawning goroutine yields, which puts it behind the moved
  * half.  So a loop that spawns without blocking keeps at most a few
  * hundred not-yet-run goroutines per P, whose G records and stacks are
@@ -205,7 +206,11 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
   atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
   bool spilled = false;
   if (p) {
-    spilled = goro__runqput(p, g, true);
+    /* runnext if it is free (the new goroutine runs next, as in Go);
+     * else the ring's tail, rather than kicking the runnext goroutine
+     * there: a spawning loop then queues in spawn order, with no
+     * exchange per spawn. */
+    spilled = goro__runqput(p, g, atomic_load_explicit(&p->runnext, memory_order_relaxed) == NULL);
   } else {
     goro__lock(&goro__sched.lock);
     goro__globrunqput(g);
