@@ -751,8 +751,10 @@ top:;
 static void gdestroy(m_t *m, g_t *g) {
   p_t *p = m->p;
   atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
-  goro__stack_put(p ? &p->stacks : NULL, g->stack_lo, g->stack_size);
-  g->stack_lo = NULL;
+  if (g->stack_lo) { /* NULL if exit_into_fresh passed it on */
+    goro__stack_put(p ? &p->stacks : NULL, g->stack_lo, g->stack_size);
+    g->stack_lo = NULL;
+  }
   if (g->lockedm) {
     m->lockedg = NULL;
     g->lockedm = NULL;
@@ -887,6 +889,31 @@ static void execute(m_t *m, g_t *g, bool inherit) {
   }
 }
 
+/* A dying G whose successor has never run gives it its stack: the
+ * successor starts on a fresh frame at the top of that stack (the dying
+ * G's frames there are dead), with no context to save, no stack to put
+ * back and get again, and no switch.  Not with the sanitizers (their fiber
+ * bookkeeping wants a real switch) or the ucontext fallback. */
+#if !defined(GORO_UCONTEXT) && !defined(GORO_ASAN) && !defined(GORO_TSAN)
+#define EXIT_INTO_FRESH 1
+static noreturn NOINLINE void exit_into_fresh(m_t *m, p_t *p, g_t *g, g_t *next, bool inherit) {
+  char *stk = g->stack_lo;
+  g->stack_lo = NULL; /* passed on: gdestroy must not cache it */
+  gdestroy(m, g);
+  next->stack_lo = stk;
+  account_slice(p, next, inherit);
+  m->curg = next;
+  /* The default FP control state, as goro__ctx_make gives a new G. */
+  static const uint32_t mxcsr_default = 0x1F80;
+  static const uint16_t fcw_default = 0x037F;
+  __asm__ __volatile__("ldmxcsr %0\n\tfldcw %1" ::"m"(mxcsr_default), "m"(fcw_default));
+  uintptr_t top = ((uintptr_t)stk + gstack_size(next)) & ~(uintptr_t)15;
+  goro__ctx_restart((void *)(top - 16), gentry, next);
+}
+#else
+#define EXIT_INTO_FRESH 0
+#endif
+
 /* The fast path of goro__mcall: switch straight to the next G of this
  * P's local queue, skipping the round trip through g0, when nothing else
  * needs the scheduler's attention.  Returns false to take the slow path. */
@@ -911,6 +938,10 @@ static inline __attribute__((always_inline)) bool try_direct(m_t *m, g_t *g, int
     goro__runqput(p, next, true);
     return false;
   }
+#if EXIT_INTO_FRESH
+  if (action == ACT_EXIT && !next->stack_lo && next->stack_size == g->stack_size)
+    exit_into_fresh(m, p, g, next, inherit);
+#endif
   if (!next->stack_lo) start_g(p, next);
   account_slice(p, next, inherit);
   m->curg = next;

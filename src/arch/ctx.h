@@ -40,5 +40,12 @@ typedef struct goro__ctx {
 __attribute__((visibility("hidden"))) void goro__ctx_make(goro__ctx_t *ctx, char *lo, size_t size,
                                                           void (*entry)(void *), void *arg);
 __attribute__((visibility("hidden"))) void goro__ctx_switch(goro__ctx_t *from, goro__ctx_t *to);
+#ifndef GORO_UCONTEXT
+/* Leave the current context for good and run entry(arg) on a fresh frame
+ * whose stack pointer is sp (16-byte aligned); see the assembly. */
+__attribute__((visibility("hidden"), __noreturn__)) void goro__ctx_restart(void *sp,
+                                                                      void (*entry)(void *),
+                                                                      void *arg);
+#endif
 
 #endif

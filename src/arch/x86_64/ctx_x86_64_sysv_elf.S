@@ -63,7 +63,25 @@ goro__ctx_trampoline:
 	movq	%r12, %rdi              /* arg */
 	callq	*%r13                   /* entry(arg); never returns */
 	ud2
+
+/* void goro__ctx_restart(void *sp (rdi), void (*entry)(void *) (rsi),
+ *                        void *arg (rdx)): abandon the current context
+ * and call entry(arg) on a fresh frame at sp (16-byte aligned).  Used
+ * when a dying goroutine hands its own stack to a goroutine that has
+ * never run.  It lives inside the trampoline's first 32 bytes, so the
+ * return address it leaves is recognized as an outermost frame by the
+ * dump walker and the gdb extension (both stop at the trampoline). */
+	.globl	goro__ctx_restart
+	.hidden	goro__ctx_restart
+	.type	goro__ctx_restart, @function
+goro__ctx_restart:
+	movq	%rdi, %rsp
+	xorl	%ebp, %ebp
+	movq	%rdx, %rdi
+	callq	*%rsi                   /* entry(arg); never returns */
+	ud2
+	.size	goro__ctx_restart, .-goro__ctx_restart
 	.cfi_endproc
-	.size	goro__ctx_trampoline, .-goro__ctx_trampoline
+	.size	goro__ctx_trampoline, goro__ctx_restart-goro__ctx_trampoline
 
 	.section .note.GNU-stack,"",@progbits
