@@ -149,9 +149,10 @@ static void bp_fn(void *arg) {
 
 GTEST(core_spawn_loop_backpressure) {
   /* 100,000 spawns in a loop with no blocking call: the spawner yields
-   * whenever its run queue overflows, so spawned-but-not-started
-   * goroutines stay within a few run queues (256 each), at one P as at
-   * several (without it, all 100,000 queued up before the first ran). */
+   * whenever 128 goroutines wait in its run queue, so spawned-but-not-
+   * started goroutines stay within a few run queues (256 slots each), at
+   * one P as at several (without it, all 100,000 queued up before the
+   * first ran). */
   const int64_t n = 100000;
   int64_t base = atomic_load(&bp_started), worst = 0;
   for (int64_t i = 0; i < n; i++) {
