@@ -118,10 +118,10 @@ typedef struct goro_opts {
 /* Start fn(arg) in a new goroutine.  Returns its id (> 0), or GORO_EINVAL
  * (NULL fn, stack size below 16 KiB or above 1 GiB), GORO_ENOMEM, or
  * GORO_ENOTRUNNING outside goro_run.  The goroutine takes a stack only
- * when it first runs.  A goroutine whose spawn leaves 128 or more
- * goroutines waiting in its processor's run queue yields (behind them),
- * so a spawning loop cannot pile up unbounded goroutines that have not
- * run yet.
+ * when it first runs.  A goroutine that spawns 128 goroutines without
+ * blocking or yielding in between (or whose spawn overflows its
+ * processor's run queue) yields, behind them, so a spawning loop cannot
+ * pile up unbounded goroutines that have not run yet.
  * goro_go_opts takes optional settings (opts may be NULL). */
 GORO_EXTERN int64_t goro_go(goro_fn fn, void *arg);
 GORO_EXTERN int64_t goro_go_opts(goro_fn fn, void *arg, const goro_opts *opts);

@@ -318,6 +318,7 @@ struct goro__p {
   void *sudogcache;                /* chan.c */
   _Atomic uint64_t ctxswitches, steals; /* written by the owner only (relaxed) */
   _Atomic int64_t spawndelta;      /* owner-written spawns not yet in goro__sched.spawned */
+  uint32_t spawnstreak;            /* owner only: spawns since this P last switched goroutines */
   _Atomic uint32_t preempt;        /* monitor: whoever runs here should yield */
   g_t *globrest;                   /* owner only: Gs taken from the global queue under
                                     * sched.lock, to go to the local queue after it */

@@ -12,15 +12,18 @@
  * come from per-P batches of 16 reserved with one atomic add.
  *
  * Spawn back-pressure: a new G goes to the spawner's runnext when that is
- * free, as in Go, else to the tail of the local ring.  When the ring then
- * holds SPAWN_BATCH (128, half its size) or more, or overflowed, the
- * spawning goroutine yields and so queues behind what it spawned.  A loop
- * that spawns without blocking thus keeps at most a few hundred
- * not-yet-run goroutines per P, whose G records (128 of them, 24 KB,
- * stay in L1 between spawn and run; 256 did not) and stacks are recycled
- * while still in cache, instead of materializing all
- * of them (1e6 spawns otherwise touched 180 MB of fresh G records before
- * the first ran).  Other Ps still find the ring to steal from.
+ * free, as in Go, else to the tail of the local ring.  A goroutine that
+ * has spawned SPAWN_BATCH (128) goroutines without once being switched
+ * out, or whose spawn overflowed the ring, yields and so queues behind
+ * what it spawned (p->spawnstreak counts, reset at every switch).  The
+ * streak, not the ring length: a tree of spawns (skynet, 10 per node)
+ * keeps rings long without any one goroutine looping, and yielding there
+ * made it twice as slow.  A loop that spawns without blocking thus keeps
+ * at most a few hundred not-yet-run goroutines per P, whose G records
+ * (128 of them, 24 KB, stay in L1 between spawn and run; 256 did not)
+ * and stacks are recycled while still in cache, instead of materializing
+ * all of them (1e6 spawns otherwise touched 180 MB of fresh G records
+ * before the first ran).  Other Ps still find the ring to steal from.
  * Rejected: running the child at once (work-first), which serializes a
  * fan-out of CPU-bound goroutines that the others could have stolen.
  *
@@ -159,12 +162,6 @@ g_t *goro__galloc(p_t *p) {
   return &s->g[0];
 }
 
-/* Goroutines in p's local ring (not counting runnext); owner's view. */
-static inline uint32_t ring_len(p_t *p) {
-  return atomic_load_explicit(&p->runqtail, memory_order_relaxed) -
-         atomic_load_explicit(&p->runqhead, memory_order_relaxed);
-}
-
 static int64_t newgoid(p_t *p) {
   if (!p) return atomic_fetch_add(&goro__sched.goidgen, 1) + 1;
   if (p->goid_next == p->goid_end) {
@@ -226,7 +223,7 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
   }
   if (goro__sched.maing || !p) goro__wakep();
   int64_t id = g->id;
-  if (cur && p && (UNLIKELY(spilled) || ring_len(p) >= SPAWN_BATCH))
+  if (cur && p && (UNLIKELY(spilled) || ++p->spawnstreak >= SPAWN_BATCH))
     goro__mcall(m, cur, ACT_YIELD); /* back-pressure, see the note at the top */
   return id;
 }

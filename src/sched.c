@@ -859,6 +859,7 @@ static inline void finish_prev(m_t *m) {
 
 static inline void account_slice(p_t *p, g_t *g, bool inherit) {
   atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+  p->spawnstreak = 0; /* spawn back-pressure counts per run of one G (proc.c) */
   g->preempt = 0;
   if (!inherit) {
     p->schedtick++;
