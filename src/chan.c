@@ -39,6 +39,7 @@
 
 #include <stdlib.h>
 
+#include "ready.h"
 #include "timer.h"
 
 /* ------------------------------------------------------------------ */
@@ -178,7 +179,7 @@ static inline __attribute__((always_inline)) int chan_send(goro_chan *c, const v
     g_t *rg = r->g;
     goro__chan_send_direct(c, r, elem);
     goro__unlock(&c->lock);
-    goro__ready(rg);
+    goro__ready_inline(rg);
     goro__preempt_point();
     return 0;
   }
@@ -269,7 +270,7 @@ static inline __attribute__((always_inline)) int chan_recv(goro_chan *c, void *o
     g_t *sg = s->g;
     goro__chan_recv_direct(c, s, out);
     goro__unlock(&c->lock);
-    goro__ready(sg);
+    goro__ready_inline(sg);
     if (ok) *ok = true;
     goro__preempt_point();
     return 0;

@@ -39,6 +39,7 @@
 
 #include <stdlib.h>
 
+#include "ready.h"
 #include "timer.h"
 
 #define SMALL_N 16
@@ -245,7 +246,7 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
     int fired = try_case(k, &wake);
     goro__unlock(&k->chan->lock);
     if (!fired) break;
-    if (wake) goro__ready(wake);
+    if (wake) goro__ready_inline(wake);
     free(heap);
     goro__preempt_point();
     return idx;
@@ -267,7 +268,7 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
     g_t *wake = NULL;
     if (try_case(&cases[idx], &wake)) {
       sel_unlock(&s);
-      if (wake) goro__ready(wake);
+      if (wake) goro__ready_inline(wake);
       free(heap);
       goro__preempt_point();
       return idx;
