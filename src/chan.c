@@ -82,6 +82,15 @@ void goro_chan_release(goro_chan *c) {
   free(c);
 }
 
+/* goro_chan_release for goro_run's end: goroutines still queued on c were
+ * abandoned and will never run, so they are not a misuse to report. */
+void goro__chan_release_at_exit(goro_chan *c) {
+  if (!c) return;
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+  goro__pd_forget(c);
+  free(c);
+}
+
 size_t goro_chan_len(goro_chan *c) { return c ? goro__chan_qcount(c) : 0; }
 size_t goro_chan_cap(goro_chan *c) { return c ? c->cap : 0; }
 

@@ -497,6 +497,10 @@ static inline bool goro__timers_any(p_t *p) {
 }
 HIDDEN void goro__timers_p_init(p_t *p);
 HIDDEN void goro__timers_p_destroy(p_t *p);
+/* time.c: free goro_after records left at goro_run's end. */
+HIDDEN void goro__after_shutdown(void);
+/* chan.c: release at goro_run's end (queued goroutines were abandoned). */
+HIDDEN void goro__chan_release_at_exit(goro_chan *c);
 /* Move every timer of `from` to `to` (GOMAXPROCS shrink). */
 HIDDEN void goro__timers_move(p_t *from, p_t *to);
 /* A new timer at `when` became the earliest of some P: make sure the

@@ -467,6 +467,7 @@ static void free_all(void) {
     n = m->alllink;
     free(m);
   }
+  goro__after_shutdown();
 }
 
 int goro_run(goro_main_fn main_fn, void *arg) {

@@ -23,12 +23,13 @@
  *    and then releases its channel reference; the record itself cannot be
  *    freed inside its own callback (the runner touches it afterwards), so
  *    it is queued on a reaper list and freed by a later goro_after once
- *    its callback has fully returned.
+ *    its callback has fully returned.  Armed records are on a pending
+ *    list, so goro_run's end frees those that never fired.
  *
  * Locks: t->mu (goro_timer) serialises stop/reset/free; the callback never
  * takes it (stop holds it while waiting for the callback).  Goroutines
  * wait for it by yielding (see mu_lock).  reap_lock
- * protects the reaper list.
+ * protects the reaper and pending lists.
  */
 #include "internal.h"
 
@@ -251,11 +252,12 @@ void goro_timer_free(goro_timer *t) {
 typedef struct after_rec {
   rtimer_t rt;
   goro_chan *c;
-  struct after_rec *next;
+  struct after_rec *next, *prev; /* pending list (doubly linked) or reap list (next) */
 } after_rec;
 
 static goro__lock_t reap_lock;
 static after_rec *reap_list;
+static after_rec *pending; /* armed, not fired yet (reap_lock) */
 
 static void after_fire(void *arg, int64_t now) {
   after_rec *a = arg;
@@ -264,9 +266,37 @@ static void after_fire(void *arg, int64_t now) {
   goro_chan_release(a->c);
   a->c = NULL;
   goro__lock(&reap_lock);
+  if (a->prev)
+    a->prev->next = a->next;
+  else
+    pending = a->next;
+  if (a->next) a->next->prev = a->prev;
+  a->prev = NULL;
   a->next = reap_list;
   reap_list = a;
   goro__unlock(&reap_lock);
+}
+
+/* goro_run's end, after every M has stopped and the timer heaps are gone:
+ * free the records of goro_after timers that never fired (and their
+ * reference to the channel) and those still waiting to be reaped. */
+void goro__after_shutdown(void) {
+  goro__lock(&reap_lock);
+  after_rec *p = pending, *r = reap_list;
+  pending = NULL;
+  reap_list = NULL;
+  goro__unlock(&reap_lock);
+  while (p) {
+    after_rec *a = p;
+    p = a->next;
+    goro__chan_release_at_exit(a->c);
+    free(a);
+  }
+  while (r) {
+    after_rec *a = r;
+    r = a->next;
+    free(a);
+  }
 }
 
 /* Free the records whose callbacks have completely returned. */
@@ -309,6 +339,11 @@ int goro_after(goro_chan **out, int64_t delay) {
   }
   a->c = goro_chan_retain(c); /* one for the timer, one for the caller */
   goro__rtimer_init(&a->rt, after_fire, a);
+  goro__lock(&reap_lock);
+  a->next = pending;
+  if (pending) pending->prev = a;
+  pending = a;
+  goro__unlock(&reap_lock);
   goro__rtimer_start(&a->rt, when_after(delay), 0);
   *out = c;
   return 0;
