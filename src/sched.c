@@ -504,6 +504,11 @@ void goro__wake_netpoller(int64_t when) {
 
 /* This M is wired to a G that is not runnable here: give the P away and
  * sleep until the G is handed back with a P. */
+/* The count of Ms parked for their locked G goes up here and down in
+ * startlockedm, on the waker's side (as in Go): the waker may hand our G
+ * back before we count ourselves (we gave our P away first), and a count
+ * taken down only after we woke would let checkdead see every M idle with
+ * the G in flight to us, and declare a deadlock. */
 static void stoplockedm(m_t *m) {
   if (m->p) goro__handoffp(goro__releasep(m));
   goro__lock(&goro__sched.lock);
@@ -512,9 +517,6 @@ static void stoplockedm(m_t *m) {
   goro__unlock(&goro__sched.lock);
   goro__note_sleep(&m->park);
   goro__note_clear(&m->park);
-  goro__lock(&goro__sched.lock);
-  goro__sched.nmidlelocked--;
-  goro__unlock(&goro__sched.lock);
   if (atomic_load(&goro__sched.exiting)) return;
   goro__acquirep(m, m->nextp);
   m->nextp = NULL;
@@ -523,6 +525,9 @@ static void stoplockedm(m_t *m) {
 /* g is wired to another M: give it our P and idle. */
 static void startlockedm(m_t *m, g_t *g) {
   m_t *lm = g->lockedm;
+  goro__lock(&goro__sched.lock);
+  goro__sched.nmidlelocked--; /* on lm's behalf, see stoplockedm */
+  goro__unlock(&goro__sched.lock);
   p_t *p = goro__releasep(m);
   lm->nextp = p;
   goro__note_wake(&lm->park);

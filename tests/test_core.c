@@ -507,6 +507,41 @@ GTEST(core_errno_location_migrates) {
   goro_maxprocs(prev);
 }
 
+/* A locked main goroutine that yields with nothing else running: its M
+ * gives the P away and parks until another M hands the goroutine back.
+ * The deadlock check once ran in between and saw every M idle (the hand
+ * back had already happened): "all goroutines are asleep". */
+static _Atomic int lm_ran;
+static void lm_child(void *arg) {
+  (void)arg;
+  atomic_fetch_add(&lm_ran, 1);
+}
+
+static int locked_main(void *arg) {
+  (void)arg;
+  if (goro_lock_thread() != 0) return 1;
+  int t0 = tid();
+  for (int i = 0; i < 300; i++) {
+    if (goro_go(lm_child, NULL) <= 0) return 2;
+    goro_yield();
+    if (tid() != t0) return 3;
+  }
+  /* A spawning loop: back-pressure yields every 128 spawns. */
+  for (int i = 0; i < 3000; i++) {
+    if (goro_go(lm_child, NULL) <= 0) return 2;
+    if (tid() != t0) return 3;
+  }
+  while (atomic_load(&lm_ran) < 3300) goro_yield();
+  if (tid() != t0) return 3;
+  return goro_unlock_thread() == 0 ? 0 : 4;
+}
+
+TEST(core_locked_main_yields_alone) {
+  atomic_store(&lm_ran, 0);
+  ASSERT_EQ(goro_run(locked_main, NULL), 0);
+  ASSERT_EQ(atomic_load(&lm_ran), 3300);
+}
+
 /* ------------------------------------------------------------------ */
 /* goro_run again and again                                            */
 /* ------------------------------------------------------------------ */
