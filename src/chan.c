@@ -114,11 +114,6 @@ static int nil_chan_block(int reason, int64_t deadline) {
   return GORO_ETIMEDOUT;
 }
 
-static bool commit_unlock_chan(g_t *g, void *arg) {
-  (void)g;
-  goro__unlock(&((goro_chan *)arg)->lock);
-  return true;
-}
 
 /* Queue s on q (lock held), park until completed or the deadline passes.
  * Returns true if the deadline won (s is unlinked again on return). */
@@ -129,10 +124,10 @@ static inline __attribute__((always_inline)) bool wait_on(goro_chan *c, goro__wa
   g->param = NULL;
   goro__waitq_push(q, s);
   if (deadline < 0) {
-    goro__park(reason, commit_unlock_chan, c);
+    goro__park(reason, goro__commit_unlock, &c->lock);
     return false;
   }
-  if (!goro__park_dl(reason, commit_unlock_chan, c, deadline)) return false;
+  if (!goro__park_dl(reason, goro__commit_unlock, &c->lock, deadline)) return false;
   goro__lock(&c->lock);
   if (s->queued) goro__waitq_unlink(q, s);
   goro__unlock(&c->lock);

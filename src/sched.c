@@ -895,6 +895,15 @@ static void execute(m_t *m, g_t *g, bool inherit) {
   }
 }
 
+/* The direct park switch releases a plain-unlock commit's lock itself
+ * (not with the sanitizers, whose switch annotations it would skip, or
+ * the ucontext fallback). */
+#if !defined(GORO_UCONTEXT) && !defined(GORO_ASAN) && !defined(GORO_TSAN)
+#define SWITCH_UNLOCK 1
+#else
+#define SWITCH_UNLOCK 0
+#endif
+
 /* A dying G whose successor has never run gives it its stack: the
  * successor starts on a fresh frame at the top of that stack (the dying
  * G's frames there are dead), with no context to save, no stack to put
@@ -951,6 +960,18 @@ static inline __attribute__((always_inline)) bool try_direct(m_t *m, g_t *g, int
   if (!next->stack_lo) start_g(p, next);
   account_slice(p, next, inherit);
   m->curg = next;
+#if SWITCH_UNLOCK
+  if (action == ACT_PARK && m->commit == goro__commit_unlock) {
+    /* The commit is a plain unlock: let the switch do it, once g is
+     * saved (goro__ctx_switch_unlock); the next G has nothing to finish.
+     * WAITING is published by that unlock, as the commit would. */
+    goro__lock_t *l = m->commit_arg;
+    m->commit = NULL;
+    atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
+    goro__ctx_switch_unlock(&g->ctx, &next->ctx, l);
+    return true;
+  }
+#endif
   m->prevg = g;
   m->prevact = action;
   annotated_switch(&g->ctx, &next->ctx, next->stack_lo + GORO_PAGE, gstack_size(next) - GORO_PAGE,

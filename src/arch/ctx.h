@@ -41,6 +41,11 @@ __attribute__((visibility("hidden"))) void goro__ctx_make(goro__ctx_t *ctx, char
                                                           void (*entry)(void *), void *arg);
 __attribute__((visibility("hidden"))) void goro__ctx_switch(goro__ctx_t *from, goro__ctx_t *to);
 #ifndef GORO_UCONTEXT
+/* goro__ctx_switch, then release the futex word *lock (0 = free; a value
+ * of 2 before the release means sleepers, woken through goro__unlock_slow)
+ * once `from` is fully saved and the stack is already `to`'s. */
+__attribute__((visibility("hidden"))) void goro__ctx_switch_unlock(goro__ctx_t *from,
+                                                                   goro__ctx_t *to, void *lock);
 /* Leave the current context for good and run entry(arg) on a fresh frame
  * whose stack pointer is sp (16-byte aligned); see the assembly. */
 __attribute__((visibility("hidden"), __noreturn__)) void goro__ctx_restart(void *sp,

@@ -50,6 +50,61 @@ goro__ctx_switch:
 	.cfi_endproc
 	.size	goro__ctx_switch, .-goro__ctx_switch
 
+/* void goro__ctx_switch_unlock(goro__ctx_t *from (rdi), goro__ctx_t *to (rsi),
+ *                              goro__lock_t *lock (rdx)):
+ * goro__ctx_switch that also releases a goro__lock_t once the switching
+ * context is fully saved and the stack pointer is already on `to`'s stack
+ * (so a waker that resumes `from` the moment the lock is free finds a
+ * complete context, and nothing, not even a signal frame, is pushed on
+ * `from`'s stack after that).  The park of a goroutine whose commit is a
+ * plain unlock (channels, semaphores, the netpoller) uses it on the direct
+ * G-to-G path, so the woken-up side has nothing left to finish.  A lock
+ * with sleepers (old value 2) is woken through goro__unlock_slow, called
+ * on `to`'s stack below its saved frame (rsp is 16-byte aligned there). */
+	.globl	goro__ctx_switch_unlock
+	.hidden	goro__ctx_switch_unlock
+	.type	goro__ctx_switch_unlock, @function
+	.p2align 4
+goro__ctx_switch_unlock:
+	.cfi_startproc
+	pushq	%rbp
+	.cfi_adjust_cfa_offset 8
+	pushq	%rbx
+	.cfi_adjust_cfa_offset 8
+	pushq	%r12
+	.cfi_adjust_cfa_offset 8
+	pushq	%r13
+	.cfi_adjust_cfa_offset 8
+	pushq	%r14
+	.cfi_adjust_cfa_offset 8
+	pushq	%r15
+	.cfi_adjust_cfa_offset 8
+	subq	$8, %rsp
+	.cfi_adjust_cfa_offset 8
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
+	movq	%rsp, (%rdi)            /* from is saved */
+	movq	(%rsi), %rsp            /* now on to's stack */
+	xorl	%eax, %eax
+	xchgl	%eax, (%rdx)            /* unlock (release, full barrier) */
+	cmpl	$2, %eax
+	jne	1f
+	movq	%rdx, %rdi
+	call	goro__unlock_slow       /* wake a sleeper of the lock */
+1:
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	addq	$8, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	popq	%rbp
+	ret
+	.cfi_endproc
+	.size	goro__ctx_switch_unlock, .-goro__ctx_switch_unlock
+
 /* First code run on a fresh stack: goro__ctx_make stored entry in r13 and
  * its argument in r12.  rsp is 16-byte aligned here, as a call needs. */
 	.globl	goro__ctx_trampoline
