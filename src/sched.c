@@ -859,6 +859,13 @@ static inline void finish_prev(m_t *m) {
     goro__runqput(m->p, prev, true);
     return;
   }
+  if (m->prevact == ACT_YIELD && atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) == 1 &&
+      atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) == 0) {
+    /* complete_action's one-P yield, inline: the back of our own queue. */
+    atomic_store_explicit(&prev->status, G_RUNNABLE, memory_order_relaxed);
+    goro__runqput(m->p, prev, false);
+    return;
+  }
   if (complete_action(m, prev, m->prevact)) goro__runqput(m->p, prev, true);
 }
 
