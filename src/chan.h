@@ -49,12 +49,15 @@ struct goro_chan {
 
 /* Copy one element; small power-of-two sizes avoid a libc call. */
 static inline void goro__elem_copy(void *dst, const void *src, uint32_t n) {
+  if (LIKELY(n == 8)) { /* the commonest (pointers, longs): no table jump */
+    memcpy(dst, src, 8);
+    return;
+  }
   switch (n) {
   case 0: return;
   case 1: memcpy(dst, src, 1); return;
   case 2: memcpy(dst, src, 2); return;
   case 4: memcpy(dst, src, 4); return;
-  case 8: memcpy(dst, src, 8); return;
   case 16: memcpy(dst, src, 16); return;
   default: memcpy(dst, src, n); return;
   }
@@ -96,7 +99,15 @@ static inline sudog_t *goro__waitq_dequeue(goro__waitq_t *q) {
   for (;;) {
     sudog_t *s = atomic_load_explicit(&q->first, memory_order_relaxed);
     if (!s) return NULL;
-    goro__waitq_unlink(q, s);
+    /* goro__waitq_unlink of the head, with what is known folded in. */
+    sudog_t *next = s->next;
+    atomic_store_explicit(&q->first, next, memory_order_relaxed);
+    if (next)
+      next->prev = NULL;
+    else
+      q->last = NULL;
+    s->next = NULL;
+    s->queued = 0;
     if (s->needcas) {
       uint32_t zero = 0;
       if (!atomic_compare_exchange_strong_explicit(&s->g->selectdone, &zero, 1,

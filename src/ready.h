@@ -7,7 +7,7 @@
 #define GORO_READY_H
 #include "runq.h"
 
-static inline void goro__ready_inline(g_t *g) {
+static inline __attribute__((always_inline)) void goro__ready_inline(g_t *g) {
   m_t *m = goro__getm();
   p_t *p = m ? m->p : NULL;
   if (UNLIKELY(!p || g->external ||
