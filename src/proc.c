@@ -208,6 +208,9 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
   } else {
     atomic_fetch_add_explicit(&goro__sched.spawned, 1, memory_order_relaxed);
   }
+  /* Read before g is published: once queued it may run, end and be
+   * recycled for another goroutine before we return. */
+  int64_t id = g->id;
   atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
   bool spilled = false;
   if (p) {
@@ -222,7 +225,6 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
     goro__unlock(&goro__sched.lock);
   }
   if (goro__sched.maing || !p) goro__wakep();
-  int64_t id = g->id;
   if (cur && p && (UNLIKELY(spilled) || ++p->spawnstreak >= SPAWN_BATCH))
     goro__mcall(m, cur, ACT_YIELD); /* back-pressure, see the note at the top */
   return id;
