@@ -382,6 +382,17 @@ int goro_dial(const char *network, const char *address, int64_t deadline) {
 /* Accept, read, write                                                  */
 /* ------------------------------------------------------------------ */
 
+/* A non-blocking call on fd failed with err (an errno value).  Returns 0
+ * if it should simply be tried again (EINTR, or fd became ready in the
+ * `events` direction), else the negative code to return: the call's
+ * error, or the wait's (deadline, close). */
+static int retry_or_fail(int err, int fd, int events, int64_t deadline) {
+  if (err == EINTR) return 0;
+  if (err != EAGAIN) return -err;
+  int w = goro__pd_wait(fd, events, deadline);
+  return w < 0 ? w : 0;
+}
+
 int goro_accept_dl(int lfd, struct sockaddr *sa, socklen_t *salen, int64_t deadline) {
   goro__preempt_point();
   for (;;) {
@@ -403,10 +414,10 @@ int goro_accept_dl(int lfd, struct sockaddr *sa, socklen_t *salen, int64_t deadl
       return fd;
     }
     int e = errno;
-    if (e == EINTR || e == ECONNABORTED) continue;
-    if (e != EAGAIN) return -e; /* EMFILE/ENFILE: the caller keeps serving */
-    int w = goro__pd_wait(lfd, GORO_READABLE, deadline);
-    if (w < 0) return w;
+    if (e == ECONNABORTED) continue;
+    /* EMFILE/ENFILE are returned: the caller keeps serving. */
+    int f = retry_or_fail(e, lfd, GORO_READABLE, deadline);
+    if (f < 0) return f;
   }
 }
 
@@ -419,11 +430,8 @@ ssize_t goro_read_dl(int fd, void *buf, size_t n, int64_t deadline) {
   for (;;) {
     ssize_t r = read(fd, buf, n);
     if (r >= 0) return r;
-    int e = errno;
-    if (e == EINTR) continue;
-    if (e != EAGAIN) return -e;
-    int w = goro__pd_wait(fd, GORO_READABLE, deadline);
-    if (w < 0) return w;
+    int f = retry_or_fail(errno, fd, GORO_READABLE, deadline);
+    if (f < 0) return f;
   }
 }
 
@@ -490,10 +498,8 @@ ssize_t goro_write_dl(int fd, const void *buf, size_t n, int64_t deadline) {
       if (done >= n) return (ssize_t)done;
       continue;
     }
-    if (r == -EINTR) continue;
-    if (r != -EAGAIN) return r;
-    int w = goro__pd_wait(fd, GORO_WRITABLE, deadline);
-    if (w < 0) return w;
+    int f = retry_or_fail((int)-r, fd, GORO_WRITABLE, deadline);
+    if (f < 0) return f;
   }
 }
 
@@ -506,11 +512,8 @@ ssize_t goro_readv_dl(int fd, const struct iovec *iov, int iovcnt, int64_t deadl
   for (;;) {
     ssize_t r = readv(fd, iov, iovcnt);
     if (r >= 0) return r;
-    int e = errno;
-    if (e == EINTR) continue;
-    if (e != EAGAIN) return -e;
-    int w = goro__pd_wait(fd, GORO_READABLE, deadline);
-    if (w < 0) return w;
+    int f = retry_or_fail(errno, fd, GORO_READABLE, deadline);
+    if (f < 0) return f;
   }
 }
 
@@ -558,14 +561,9 @@ ssize_t goro_writev_dl(int fd, const struct iovec *iov, int iovcnt, int64_t dead
       }
       continue;
     }
-    if (r == -EINTR) continue;
-    if (r != -EAGAIN) {
-      ret = r;
-      break;
-    }
-    int w = goro__pd_wait(fd, GORO_WRITABLE, deadline);
-    if (w < 0) {
-      ret = w;
+    int f = retry_or_fail((int)-r, fd, GORO_WRITABLE, deadline);
+    if (f < 0) {
+      ret = f;
       break;
     }
   }
@@ -583,11 +581,8 @@ ssize_t goro_sendto(int fd, const void *buf, size_t n, const struct sockaddr *sa
   for (;;) {
     ssize_t r = sendto(fd, buf, n, MSG_NOSIGNAL, sa, sa ? salen : 0);
     if (r >= 0) return r;
-    int e = errno;
-    if (e == EINTR) continue;
-    if (e != EAGAIN) return -e;
-    int w = goro__pd_wait(fd, GORO_WRITABLE, deadline);
-    if (w < 0) return w;
+    int f = retry_or_fail(errno, fd, GORO_WRITABLE, deadline);
+    if (f < 0) return f;
   }
 }
 
@@ -597,11 +592,8 @@ ssize_t goro_recvfrom(int fd, void *buf, size_t n, struct sockaddr *sa, socklen_
   for (;;) {
     ssize_t r = recvfrom(fd, buf, n, 0, sa, sa ? salen : NULL);
     if (r >= 0) return r;
-    int e = errno;
-    if (e == EINTR) continue;
-    if (e != EAGAIN) return -e;
-    int w = goro__pd_wait(fd, GORO_READABLE, deadline);
-    if (w < 0) return w;
+    int f = retry_or_fail(errno, fd, GORO_READABLE, deadline);
+    if (f < 0) return f;
   }
 }
 
