@@ -1,13 +1,10 @@
 /* time.c - the public time API: sleep, timers, tickers, AfterFunc, After.
  *
  * Design.  Everything here sits on the runtime timers of timer.c.
- *  - goro_sleep parks with no waker and arms the goroutine's own cached
- *    timer (g->timer, shared with goro__park_dl) in the park commit, after
- *    the goroutine has switched out, so even a tiny sleep on one P cannot
- *    fire before the park completes.  It is goro__park_dl's protocol
- *    written out, so that the commit reads the deadline before arming (the
- *    timer may fire, and the goroutine reuse its stack, as soon as it is
- *    armed).  A foreign thread just sleeps on the clock.
+ *  - goro_sleep is goro__park_dl with no waker: the goroutine's cached
+ *    timer is armed in the park commit, after the goroutine has switched
+ *    out, so even a tiny sleep on one P cannot fire before the park
+ *    completes.  A foreign thread just sleeps on the clock.
  *  - A goro_timer is an rtimer plus a 1-slot int64_t channel (timers and
  *    tickers) or a function (AfterFunc).  The callback try-sends the
  *    firing time, so a slow reader drops ticks instead of blocking the
@@ -61,47 +58,15 @@ static void os_sleep_until(int64_t deadline) {
   }
 }
 
-/* The goroutine's timer callback: exactly goro__park_dl's (win
- * selectdone, mark the timeout, ready), so either module may create
- * g->timer and the other reuse it. */
-static void sleep_fire(void *arg, int64_t now) {
-  (void)now;
-  g_t *g = arg;
-  uint32_t zero = 0;
-  if (atomic_compare_exchange_strong(&g->selectdone, &zero, 1)) {
-    g->timedout = 1;
-    goro__ready(g);
-  }
-}
-
-/* Runs after the goroutine has switched out.  The deadline lives on the
- * goroutine's stack: read it before arming, since once armed the timer
- * may fire on another M and the goroutine run on, reusing that stack. */
-static bool sleep_commit(g_t *g, void *arg) {
-  int64_t deadline = *(const int64_t *)arg;
-  goro__rtimer_start(g->timer, deadline, 0);
-  return true;
-}
-
 int goro_sleep_until(int64_t deadline) {
-  g_t *g = goro__getg();
-  if (!g) {
+  if (!goro__getg()) {
     if (deadline > goro__nanotime()) os_sleep_until(deadline);
     return 0;
   }
+  /* A park with no waker: only the deadline ends it. */
   while (deadline > goro__nanotime()) {
-    g = goro__getg();
-    if (!g->timer) {
-      g->timer = malloc(sizeof *g->timer);
-      if (!g->timer) goro__fatal("out of memory for a goroutine timer");
-      goro__rtimer_init(g->timer, sleep_fire, g);
-    }
-    atomic_store(&g->selectdone, 0);
-    int64_t dl = deadline;
-    goro__park(WR_SLEEP, sleep_commit, &dl);
-    /* The callback may still be finishing on another M: wait it out
-     * before the next wait reuses the timer. */
-    goro__rtimer_stop(goro__getg()->timer);
+    atomic_store(&goro__getg()->selectdone, 0);
+    goro__park_dl(WR_SLEEP, NULL, NULL, deadline);
   }
   return 0;
 }
