@@ -782,6 +782,41 @@ static void gdestroy(m_t *m, g_t *g) {
   }
 }
 
+/* Where a yield goes: with one P and nothing queued globally, to the back
+ * of the local queue, which is the back of the line (with global work
+ * waiting, the local queue would keep it behind the 1-in-61 check for
+ * ever); otherwise to the global queue, as Go's Gosched, so yielding
+ * goroutines spread over all Ps and share them evenly. */
+static inline bool yield_stays_local(void) {
+  return atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) == 1 &&
+         atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) == 0;
+}
+
+/* A park's completion: run its commit now that g is off its stack.
+ * Returns g if the commit aborted the park (g must resume). */
+static inline g_t *complete_park(m_t *m, g_t *g) {
+  goro__commit_fn commit = m->commit;
+  m->commit = NULL;
+  /* Relaxed: the commit's lock release publishes it. */
+  atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
+  if (commit && !commit(g, m->commit_arg)) {
+    atomic_store(&g->status, G_RUNNABLE);
+    return g;
+  }
+  return NULL;
+}
+
+static inline void complete_yield(p_t *p, g_t *g) {
+  atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+  if (yield_stays_local()) {
+    goro__runqput(p, g, false);
+  } else {
+    goro__lock(&goro__sched.lock);
+    goro__globrunqput(g);
+    goro__unlock(&goro__sched.lock);
+  }
+}
+
 /* Finish the request of a G that has just switched out (its context is
  * saved): run a park's commit, queue a yielded G, recycle a dead one.
  * Runs on g0, or on the G that was switched to directly.  Returns g if it
@@ -789,34 +824,10 @@ static void gdestroy(m_t *m, g_t *g) {
 static g_t *complete_action(m_t *m, g_t *g, int act) {
   p_t *p = m->p;
   switch (act) {
-    case ACT_PARK: {
-      goro__commit_fn commit = m->commit;
-      void *arg = m->commit_arg;
-      m->commit = NULL;
-      m->commit_arg = NULL;
-      /* Relaxed: the commit's lock release publishes it. */
-      atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
-      if (commit && !commit(g, arg)) {
-        atomic_store(&g->status, G_RUNNABLE);
-        return g;
-      }
-      return NULL;
-    }
+    case ACT_PARK:
+      return complete_park(m, g);
     case ACT_YIELD:
-      atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-      if (atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) == 1 &&
-          atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) == 0) {
-        /* One P and nothing queued globally: the back of its own queue is
-         * the back of the line.  (With global work waiting, the local
-         * queue would keep it behind the 1-in-61 check for ever.) */
-        goro__runqput(p, g, false);
-      } else {
-        /* Several Ps: the global queue, as Go's Gosched, so yielding
-         * goroutines spread over all Ps and share them evenly. */
-        goro__lock(&goro__sched.lock);
-        goro__globrunqput(g);
-        goro__unlock(&goro__sched.lock);
-      }
+      complete_yield(p, g);
       return NULL;
     case ACT_PREEMPT:
       atomic_fetch_add(&goro__sched.preemptions, 1);
@@ -848,25 +859,18 @@ static inline void finish_prev(m_t *m) {
   g_t *prev = m->prevg;
   if (LIKELY(!prev)) return;
   m->prevg = NULL;
-  if (LIKELY(m->prevact == ACT_PARK)) {
-    /* complete_action's park case, inline: the hot half of every
-     * channel hand-off. */
-    goro__commit_fn commit = m->commit;
-    m->commit = NULL;
-    atomic_store_explicit(&prev->status, G_WAITING, memory_order_relaxed);
-    if (!commit || commit(prev, m->commit_arg)) return;
-    atomic_store(&prev->status, G_RUNNABLE);
-    goro__runqput(m->p, prev, true);
+  /* The park and yield completions inline: one of them ends every
+   * direct switch of a hand-off or a yield loop. */
+  int act = m->prevact;
+  if (LIKELY(act == ACT_PARK)) {
+    prev = complete_park(m, prev);
+  } else if (act == ACT_YIELD) {
+    complete_yield(m->p, prev);
     return;
+  } else {
+    prev = complete_action(m, prev, act);
   }
-  if (m->prevact == ACT_YIELD && atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) == 1 &&
-      atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) == 0) {
-    /* complete_action's one-P yield, inline: the back of our own queue. */
-    atomic_store_explicit(&prev->status, G_RUNNABLE, memory_order_relaxed);
-    goro__runqput(m->p, prev, false);
-    return;
-  }
-  if (complete_action(m, prev, m->prevact)) goro__runqput(m->p, prev, true);
+  if (prev) goro__runqput(m->p, prev, true);
 }
 
 static inline void account_slice(p_t *p, g_t *g, bool inherit) {
@@ -946,9 +950,7 @@ static inline __attribute__((always_inline)) bool try_direct(m_t *m, g_t *g, int
   if (UNLIKELY(p->id >= atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed)))
     return false;
   if (action == ACT_EXIT && g == goro__sched.maing) return false;
-  if (action == ACT_YIELD &&
-      (atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed) != 1 ||
-       atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) != 0))
+  if (action == ACT_YIELD && !yield_stays_local())
     return false; /* a yield that must go through the global queue */
   if (goro__timers_any(p)) return false; /* timers are checked on g0 */
   if (p->schedtick % 61 == 0 && atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed))
