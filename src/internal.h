@@ -446,6 +446,8 @@ HIDDEN void goro__park(int reason, goro__commit_fn commit, void *arg);
 /* Make a parked goroutine runnable (next on the caller's P).  Callable
  * from goroutines, the scheduler stack (timers, netpoll), foreign threads. */
 HIDDEN void goro__ready(g_t *g);
+/* goro__ready's uncommon cases (park.c; see ready.h). */
+HIDDEN void goro__ready_slow(g_t *g);
 /* Make a batch runnable (list linked through schedlink); for netpoll/timers. */
 HIDDEN void goro__ready_list(g_t *list);
 /* Commit helper: unlock the goro__lock_t passed as arg. */

@@ -22,6 +22,8 @@
  */
 #include "sched.h"
 
+#include "ready.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -102,12 +104,14 @@ void goro__park(int reason, goro__commit_fn commit, void *arg) {
   goro__mcall(m, g, ACT_PARK);
 }
 
-void goro__ready(g_t *g) {
-  /* A load and a store, not a CAS: exactly one waker may ready a parked
-   * goroutine (the one that dequeued its wait record under the queue's
-   * lock, or won its selectdone), and that lock or CAS also orders this
-   * load after the park that stored WAITING.  The check catches runtime
-   * bugs; it does not arbitrate between wakers. */
+void goro__ready(g_t *g) { goro__ready_inline(g); }
+
+/* A load and a store, not a CAS: exactly one waker may ready a parked
+ * goroutine (the one that dequeued its wait record under the queue's
+ * lock, or won its selectdone), and that lock or CAS also orders the
+ * status load after the park that stored WAITING.  The check catches
+ * runtime bugs; it does not arbitrate between wakers. */
+void goro__ready_slow(g_t *g) {
   uint32_t s = atomic_load_explicit(&g->status, memory_order_acquire);
   if (UNLIKELY(s != G_WAITING))
     goro__throw("ready of goroutine %lld in state %u (want waiting)", (long long)g->id, s);
