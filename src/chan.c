@@ -98,23 +98,6 @@ size_t goro_chan_cap(goro_chan *c) { return c ? c->cap : 0; }
 /* Blocking helpers                                                    */
 /* ------------------------------------------------------------------ */
 
-/* Block on a NULL channel: forever, or until the deadline. */
-static int nil_chan_block(int reason, int64_t deadline) {
-  if (deadline < 0) {
-    for (;;) goro__park(reason, NULL, NULL);
-  }
-  if (goro__nanotime() < deadline) {
-    g_t *g = goro__chan_self();
-    atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
-    while (!goro__park_dl(reason, NULL, NULL, deadline)) {
-    }
-  } else {
-    goro__preempt_point();
-  }
-  return GORO_ETIMEDOUT;
-}
-
-
 /* Queue s on q (lock held), park until completed or the deadline passes.
  * Returns true if the deadline won (s is unlinked again on return). */
 static inline __attribute__((always_inline)) bool wait_on(goro_chan *c, goro__waitq_t *q, sudog_t *s, int reason, int64_t deadline) {
@@ -160,7 +143,7 @@ static inline __attribute__((always_inline)) int chan_send(goro_chan *c, const v
       goro__preempt_point();
       return fail;
     }
-    return nil_chan_block(WR_CHAN_SEND_NIL, deadline);
+    return goro__park_until(WR_CHAN_SEND_NIL, deadline);
   }
   if (deadline == 0) {
     /* Lock-free failure: open and full.  The closed check must come
@@ -252,7 +235,7 @@ static inline __attribute__((always_inline)) int chan_recv(goro_chan *c, void *o
       goro__preempt_point();
       return fail;
     }
-    return nil_chan_block(WR_CHAN_RECV_NIL, deadline);
+    return goro__park_until(WR_CHAN_RECV_NIL, deadline);
   }
   if (deadline == 0 && chan_empty(c)) {
     /* Lock-free failure: empty and open.  If it is closed, it may have

@@ -191,6 +191,21 @@ static bool dl_commit(g_t *g, void *a) {
   return true;
 }
 
+int goro__park_until(int reason, int64_t deadline) {
+  if (deadline < 0) {
+    for (;;) goro__park(reason, NULL, NULL);
+  }
+  if (goro__nanotime() < deadline) {
+    g_t *g = goro__curg_or_external();
+    atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
+    while (!goro__park_dl(reason, NULL, NULL, deadline)) {
+    }
+  } else {
+    goro__preempt_point();
+  }
+  return GORO_ETIMEDOUT;
+}
+
 bool goro__park_dl(int reason, goro__commit_fn commit, void *arg, int64_t deadline) {
   g_t *g = goro__curg_or_external();
   g->timedout = 0;

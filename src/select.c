@@ -70,6 +70,20 @@ static bool sel_commit(g_t *g, void *arg) {
 
 static inline uintptr_t caddr(goro_case *cases, uint16_t i) { return (uintptr_t)cases[i].chan; }
 
+/* Heap sort step: move a[r] down the max-heap a[0..end). */
+static void sift_down(goro_case *cases, uint16_t *a, int r, int end) {
+  for (;;) {
+    int ch = 2 * r + 1;
+    if (ch >= end) return;
+    if (ch + 1 < end && caddr(cases, a[ch + 1]) > caddr(cases, a[ch])) ch++;
+    if (caddr(cases, a[r]) >= caddr(cases, a[ch])) return;
+    uint16_t t = a[r];
+    a[r] = a[ch];
+    a[ch] = t;
+    r = ch;
+  }
+}
+
 static void sort_lockorder(goro_case *cases, uint16_t *a, int n) {
   if (n <= SMALL_N) {
     for (int i = 1; i < n; i++) {
@@ -85,34 +99,12 @@ static void sort_lockorder(goro_case *cases, uint16_t *a, int n) {
     return;
   }
   /* Heap sort: O(n log n) with constant extra space. */
-  for (int i = n / 2 - 1; i >= 0; i--) {
-    int r = i;
-    for (;;) {
-      int ch = 2 * r + 1;
-      if (ch >= n) break;
-      if (ch + 1 < n && caddr(cases, a[ch + 1]) > caddr(cases, a[ch])) ch++;
-      if (caddr(cases, a[r]) >= caddr(cases, a[ch])) break;
-      uint16_t t = a[r];
-      a[r] = a[ch];
-      a[ch] = t;
-      r = ch;
-    }
-  }
+  for (int i = n / 2 - 1; i >= 0; i--) sift_down(cases, a, i, n);
   for (int end = n - 1; end > 0; end--) {
     uint16_t t = a[0];
     a[0] = a[end];
     a[end] = t;
-    int r = 0;
-    for (;;) {
-      int ch = 2 * r + 1;
-      if (ch >= end) break;
-      if (ch + 1 < end && caddr(cases, a[ch + 1]) > caddr(cases, a[ch])) ch++;
-      if (caddr(cases, a[r]) >= caddr(cases, a[ch])) break;
-      uint16_t t2 = a[r];
-      a[r] = a[ch];
-      a[ch] = t2;
-      r = ch;
-    }
+    sift_down(cases, a, 0, end);
   }
 }
 
@@ -121,18 +113,7 @@ static int select_none(int64_t deadline) {
     goro__preempt_point();
     return GORO_EAGAIN;
   }
-  if (deadline < 0) {
-    for (;;) goro__park(WR_SELECT_NO_CASES, NULL, NULL);
-  }
-  if (goro__nanotime() < deadline) {
-    g_t *g = goro__chan_self();
-    atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
-    while (!goro__park_dl(WR_SELECT, NULL, NULL, deadline)) {
-    }
-  } else {
-    goro__preempt_point();
-  }
-  return GORO_ETIMEDOUT;
+  return goro__park_until(deadline < 0 ? WR_SELECT_NO_CASES : WR_SELECT, deadline);
 }
 
 /* Pass 1 (all locked): try to complete case i.  Returns 1 if it fired

@@ -46,4 +46,9 @@ HIDDEN bool goro__rtimer_stop(rtimer_t *t);
  * and the caller must remove it under its own lock.  commit is as for
  * goro__park. */
 HIDDEN bool goro__park_dl(int reason, goro__commit_fn commit, void *arg, int64_t deadline);
+/* Block with nothing that can wake the goroutine (a NULL channel, a select
+ * with no live case): forever if deadline < 0, else until the deadline,
+ * or not at all, past a preemption point, if it has passed.  Returns
+ * GORO_ETIMEDOUT. */
+HIDDEN int goro__park_until(int reason, int64_t deadline);
 #endif
