@@ -31,6 +31,7 @@
 #include <unistd.h>
 #define BENCH_IMPL "pthread"
 #include "../bench_util.h"
+#include "parked_threads.h"
 
 static bool quick;
 
@@ -120,35 +121,7 @@ static void bench_yield(void) {
   emit("yield", "ns_per_op", (double)(t1 - t0) / (double)(2 * yield_n));
 }
 
-/* ---- parked memory ---- */
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t parked_cv = PTHREAD_COND_INITIALIZER; /* never signalled */
-static pthread_cond_t count_cv = PTHREAD_COND_INITIALIZER;
-static long parked;
-
-static void *parked_fn(void *arg) {
-  pthread_mutex_lock(&mu);
-  parked++;
-  pthread_cond_signal(&count_cv);
-  for (;;) pthread_cond_wait(&parked_cv, &mu);
-  return NULL;
-}
-
-static void bench_parked_mem(const char *name, long n) {
-  long long before = resident_bytes();
-  for (long i = 0; i < n; i++) {
-    pthread_t t;
-    int e = pthread_create(&t, NULL, parked_fn, NULL);
-    if (e) die("pthread_create", e);
-    pthread_detach(t);
-  }
-  pthread_mutex_lock(&mu);
-  while (parked < n) pthread_cond_wait(&count_cv, &mu);
-  pthread_mutex_unlock(&mu);
-  long long after = resident_bytes();
-  emit(name, "bytes_per_g", (double)(after - before) / (double)n);
-}
+/* ---- parked memory: parked_threads.h ---- */
 
 /* ---- driver ---- */
 
@@ -158,7 +131,7 @@ enum { NBENCH = sizeof benches / sizeof benches[0] };
 static void run_one(const char *name) {
   if (!strcmp(name, "spawn")) bench_spawn();
   else if (!strcmp(name, "yield")) bench_yield();
-  else if (!strcmp(name, "parked_mem_1e4")) bench_parked_mem(name, 10000);
+  else if (!strcmp(name, "parked_mem_1e4")) parked_threads_point(name, 10000);
 }
 
 static int child_main(void *arg) {

@@ -16,40 +16,9 @@
 #include <unistd.h>
 #define BENCH_IMPL "pthread"
 #include "../bench_util.h"
+#include "parked_threads.h"
 
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t parked_cv = PTHREAD_COND_INITIALIZER; /* never signalled */
-static pthread_cond_t count_cv = PTHREAD_COND_INITIALIZER;
-static long parked;
-
-static void *parked_fn(void *arg) {
-  pthread_mutex_lock(&mu);
-  parked++;
-  pthread_cond_signal(&count_cv);
-  for (;;) pthread_cond_wait(&parked_cv, &mu);
-  return NULL;
-}
-
-static void run_point(const char *name, long n) {
-  long long before = resident_bytes();
-  for (long i = 0; i < n; i++) {
-    pthread_t t;
-    int e = pthread_create(&t, NULL, parked_fn, NULL);
-    if (e) {
-      fprintf(stderr, "pthread_memsweep: pthread_create: %s\n", strerror(e));
-      exit(1);
-    }
-    pthread_detach(t);
-  }
-  pthread_mutex_lock(&mu);
-  while (parked < n) pthread_cond_wait(&count_cv, &mu);
-  pthread_mutex_unlock(&mu);
-  long long after = resident_bytes();
-  printf("{\"bench\":\"%s\",\"impl\":\"pthread\",\"metric\":\"bytes_per_g\",\"value\":%.6g}\n",
-         name, (double)(after - before) / (double)n);
-  fflush(stdout);
-}
 
 typedef struct {
   const char *name;
@@ -58,7 +27,7 @@ typedef struct {
 
 static int child_main(void *arg) {
   const point_t *pt = arg;
-  run_point(pt->name, pt->n);
+  parked_threads_point(pt->name, pt->n);
   return 0;
 }
 
