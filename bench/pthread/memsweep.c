@@ -18,8 +18,6 @@
 #include "../bench_util.h"
 #include "parked_threads.h"
 
-
-
 typedef struct {
   const char *name;
   long n;
