@@ -68,6 +68,19 @@ void test_skip(const char *fmt, ...) __attribute__((__noreturn__, format(printf,
 #define GTEST_T(name, ms) TEST_REG_(name, 1, ms, NULL, 0)
 #define CRASH_TEST(name, text, status) TEST_REG_(name, 1, 60000, text, status)
 
+/* Do `step` (goro_yield(), goro_sleep(...)) until the atomic *c reaches
+ * want; fail the test after secs seconds. */
+#define WAIT_REACHES(c, want, secs, step)                                               \
+  do {                                                                                  \
+    int64_t dl_ = goro_now() + (int64_t)(secs)*GORO_SECOND;                             \
+    while (atomic_load(c) < (want)) {                                                   \
+      if (goro_now() > dl_)                                                             \
+        test_fail(__FILE__, __LINE__, "waited %d s for %s to reach %lld, it is %lld",   \
+                  (int)(secs), #c, (long long)(want), (long long)atomic_load(c));       \
+      step;                                                                             \
+    }                                                                                   \
+  } while (0)
+
 #define ASSERT(c)                                                   \
   do {                                                              \
     if (!(c)) test_fail(__FILE__, __LINE__, "ASSERT(%s) failed", #c); \

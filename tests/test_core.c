@@ -33,16 +33,7 @@
 static int tid(void) { return (int)syscall(SYS_gettid); }
 
 /* Yield until *c reaches want; fail after `secs` seconds. */
-#define WAIT_FOR(c, want, secs)                                                             \
-  do {                                                                                      \
-    int64_t dl_ = goro_now() + (int64_t)(secs)*GORO_SECOND;                                 \
-    while (atomic_load(c) < (want)) {                                                       \
-      if (goro_now() > dl_)                                                                 \
-        test_fail(__FILE__, __LINE__, "waited %d s for %s to reach %lld, it is %lld",       \
-                  (int)(secs), #c, (long long)(want), (long long)atomic_load(c));           \
-      goro_yield();                                                                         \
-    }                                                                                       \
-  } while (0)
+#define WAIT_FOR(c, want, secs) WAIT_REACHES(c, want, secs, goro_yield())
 
 /* A countdown latch built on park/ready, for a main goroutine that must
  * block (not yield) while others work. */

@@ -18,16 +18,7 @@
 #define US GORO_MICROSECOND
 
 /* Sleep in small steps until *c reaches want; fail after secs seconds. */
-#define WAIT_FOR(c, want, secs)                                                         \
-  do {                                                                                  \
-    int64_t dl_ = goro_now() + (int64_t)(secs)*GORO_SECOND;                             \
-    while (atomic_load(c) < (want)) {                                                   \
-      if (goro_now() > dl_)                                                             \
-        test_fail(__FILE__, __LINE__, "waited %d s for %s to reach %lld, it is %lld",   \
-                  (int)(secs), #c, (long long)(want), (long long)atomic_load(c));       \
-      goro_sleep(MS);                                                                   \
-    }                                                                                   \
-  } while (0)
+#define WAIT_FOR(c, want, secs) WAIT_REACHES(c, want, secs, goro_sleep(MS))
 
 /* ------------------------------------------------------------------ */
 /* Sleep                                                               */
