@@ -1,6 +1,7 @@
 /* chan_test_util.h - helpers shared by the channel and select tests:
  * count a channel's queued waiters (under its lock), wait until a given
- * number of goroutines is queued, make a channel or fail the test. */
+ * number of goroutines is queued, make a channel or fail the test, and
+ * the handshake with a foreign thread. */
 #ifndef GORO_CHAN_TEST_UTIL_H
 #define GORO_CHAN_TEST_UTIL_H
 
@@ -31,6 +32,21 @@ static inline goro_chan *mk(size_t esz, size_t cap) {
   ASSERT_OK(goro_chan_make(&c, esz, cap));
   ASSERT(c);
   return c;
+}
+
+/* The deadlock detector keeps quiet only once a foreign thread has
+ * waited on a goro object, so before a goroutine blocks on a thread that
+ * has just started, the thread parks in a receive and the goroutine
+ * completes it with try_send (yielding, never parking) - a handshake. */
+static inline void foreign_handshake_thread(goro_chan *hs) {
+  ASSERT_OK(goro_chan_recv(hs, NULL, NULL));
+}
+static inline void foreign_handshake_goroutine(goro_chan *hs) {
+  int64_t dl = goro_now() + 20 * GORO_SECOND;
+  while (goro_chan_try_send(hs, NULL) == GORO_EAGAIN) {
+    ASSERT_LT(goro_now(), dl);
+    goro_yield();
+  }
 }
 
 #endif

@@ -419,19 +419,7 @@ typedef struct {
   int n;
 } fs_t;
 
-/* The deadlock detector keeps quiet only once a foreign thread has
- * waited on a goro object, so before a goroutine blocks on a thread that
- * has just started, the thread parks in a receive and the goroutine
- * completes it with try_send (yielding, never parking) - a handshake. */
-static goro_chan *hs_chan;
-static void foreign_handshake_thread(goro_chan *hs) { ASSERT_OK(goro_chan_recv(hs, NULL, NULL)); }
-static void foreign_handshake_goroutine(goro_chan *hs) {
-  int64_t dl = goro_now() + 20 * GORO_SECOND;
-  while (goro_chan_try_send(hs, NULL) == GORO_EAGAIN) {
-    ASSERT_LT(goro_now(), dl);
-    goro_yield();
-  }
-}
+static goro_chan *hs_chan; /* foreign_handshake_* (chan_test_util.h) */
 
 static void *foreign_selector(void *arg) {
   fs_t *f = arg;
