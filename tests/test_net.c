@@ -40,6 +40,17 @@ static int dial_local(int port) {
   return fd;
 }
 
+/* Listen on a local port and connect to it: *lfd the listener, *c the
+ * dialing end; returns the accepted end. */
+static int connect_pair(int *lfd, int *c) {
+  int port;
+  *lfd = listen_local(&port);
+  *c = dial_local(port);
+  int s = goro_accept(*lfd, NULL, NULL);
+  ASSERT_GE(s, 0);
+  return s;
+}
+
 static void read_full(int fd, void *buf, size_t n) {
   size_t got = 0;
   while (got < n) {
@@ -228,11 +239,8 @@ static void blocked_reader(void *arg) {
 }
 
 GTEST_T(net_close_wakes_reader, 20000) {
-  int port;
-  int lfd = listen_local(&port);
-  int c = dial_local(port);
-  int s = goro_accept(lfd, NULL, NULL);
-  ASSERT_GE(s, 0);
+  int lfd, c;
+  int s = connect_pair(&lfd, &c);
   goro_chan *ch;
   ASSERT_OK(goro_chan_make(&ch, sizeof(int), 1));
   void *args[2] = {(void *)(intptr_t)c, ch};
@@ -332,12 +340,9 @@ static void reset_close(int fd) {
 }
 
 GTEST_T(net_peer_reset, 20000) {
-  int port;
-  int lfd = listen_local(&port);
+  int lfd, c;
   /* read sees the reset (the reader is parked when it arrives) */
-  int c = dial_local(port);
-  int s = goro_accept(lfd, NULL, NULL);
-  ASSERT_GE(s, 0);
+  int s = connect_pair(&lfd, &c);
   goro_chan *ch;
   ASSERT_OK(goro_chan_make(&ch, sizeof(int), 1));
   void *args[2] = {(void *)(intptr_t)c, ch};
@@ -350,7 +355,7 @@ GTEST_T(net_peer_reset, 20000) {
   goro_close(c);
 
   /* write sees the reset */
-  c = dial_local(port);
+  c = dial_local(local_port(lfd));
   s = goro_accept(lfd, NULL, NULL);
   ASSERT_GE(s, 0);
   reset_close(s);
@@ -364,11 +369,8 @@ GTEST_T(net_peer_reset, 20000) {
 }
 
 GTEST_T(net_half_close, 20000) {
-  int port;
-  int lfd = listen_local(&port);
-  int c = dial_local(port);
-  int s = goro_accept(lfd, NULL, NULL);
-  ASSERT_GE(s, 0);
+  int lfd, c;
+  int s = connect_pair(&lfd, &c);
   ASSERT_EQ(goro_write(c, "ping", 4), 4);
   ASSERT_OK(goro_shutdown(c, SHUT_WR));
   char buf[8];
