@@ -242,6 +242,14 @@ static void after_fire(void *arg, int64_t now) {
   goro__unlock(&reap_lock);
 }
 
+static void free_recs(after_rec *a) {
+  while (a) {
+    after_rec *next = a->next;
+    free(a);
+    a = next;
+  }
+}
+
 /* goro_run's end, after every M has stopped and the timer heaps are gone:
  * free the records of goro_after timers that never fired (and their
  * reference to the channel) and those still waiting to be reaped. */
@@ -251,17 +259,9 @@ void goro__after_shutdown(void) {
   pending = NULL;
   reap_list = NULL;
   goro__unlock(&reap_lock);
-  while (p) {
-    after_rec *a = p;
-    p = a->next;
-    goro__chan_release_at_exit(a->c);
-    free(a);
-  }
-  while (r) {
-    after_rec *a = r;
-    r = a->next;
-    free(a);
-  }
+  for (after_rec *a = p; a; a = a->next) goro__chan_release_at_exit(a->c);
+  free_recs(p);
+  free_recs(r);
 }
 
 /* Free the records whose callbacks have completely returned. */
@@ -282,11 +282,7 @@ static void reap(void) {
   }
   reap_list = keep;
   goro__unlock(&reap_lock);
-  while (dead) {
-    after_rec *a = dead;
-    dead = a->next;
-    free(a);
-  }
+  free_recs(dead);
 }
 
 int goro_after(goro_chan **out, int64_t delay) {
