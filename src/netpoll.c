@@ -80,7 +80,7 @@ typedef struct pd_waiter {
 } pd_waiter_t;
 
 typedef struct goro__pd {
-  goro__lock_t lock;
+  goro__lock_t lock; /* protects every field below except idx, and the linked waiters */
   uint32_t seq;      /* generation, 31 bits used in tags */
   uint32_t idx;      /* index in the slabs (immutable) */
   int fd;            /* fd this pd serves, -1 when free */
@@ -105,7 +105,7 @@ static _Atomic(pd_t *) pd_slabs[PD_SLABS];
 static uint32_t pd_count;       /* pds made (reg_lock) */
 static pd_t *pd_free;           /* reg_lock */
 static _Atomic(_Atomic(pd_t *) *) fd_chunks[FD_CHUNKS];
-static goro__lock_t reg_lock;
+static goro__lock_t reg_lock; /* protects the fd table, pd_free, pd_count, slab growth */
 
 static inline pd_t *pd_at(uint32_t idx) {
   pd_t *slab = atomic_load_explicit(&pd_slabs[idx >> PD_SLAB_SHIFT], memory_order_acquire);

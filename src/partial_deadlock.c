@@ -55,7 +55,7 @@ typedef struct {
   int64_t ids[PD_IDS];
 } pd_ent_t;
 
-static goro__lock_t pd_lock;
+static goro__lock_t pd_lock; /* protects pd_tab and pd_used */
 static pd_ent_t *pd_tab;   /* PD_TABLE entries, made on first touch */
 static int pd_used;
 

@@ -444,7 +444,7 @@ static int parse_env_int(const char *name, long lo, long hi, long *out) {
   return 0;
 }
 
-static goro__lock_t run_lock;
+static goro__lock_t run_lock; /* held for the whole of a goro_run: one at a time */
 
 static void free_all(void) {
   for (gslab_t *s = slabs, *n; s; s = n) {

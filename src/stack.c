@@ -76,7 +76,7 @@ typedef struct custom_stack {
 } custom_stack_t;
 
 static struct {
-  goro__lock_t glock;
+  goro__lock_t glock;            /* protects the fields below unless they say otherwise */
   size_t slot;                   /* slot size of the chunks (fixed at init) */
   char *chunk[MAX_CHUNKS];
   int nchunks;

@@ -43,7 +43,7 @@ typedef struct condwaiter {
 } condwaiter_t;
 
 typedef struct {
-  goro__lock_t lock;
+  goro__lock_t lock;           /* protects head, tail and the records' links */
   _Atomic uint32_t nwait;      /* linked waiters, read without the lock */
   condwaiter_t *head, *tail;   /* lock */
   _Atomic(void *) self;

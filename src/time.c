@@ -40,7 +40,7 @@ enum { TK_CHAN = 1, TK_FUNC = 2 };
 
 struct goro_timer {
   rtimer_t rt;
-  goro__lock_t mu;
+  goro__lock_t mu; /* serialises stop, reset and free (see Locks above) */
   int kind;
   int64_t period; /* tickers: > 0 */
   goro_chan *c;   /* TK_CHAN */
