@@ -80,7 +80,7 @@ typedef struct pd_waiter {
 } pd_waiter_t;
 
 typedef struct goro__pd {
-  goro__lock_t lock; /* protects every field below except idx, and the linked waiters */
+  goro__lock_t lock; /* protects the fields below (not idx, freenext) and linked waiters */
   uint32_t seq;      /* generation, 31 bits used in tags */
   uint32_t idx;      /* index in the slabs (immutable) */
   int fd;            /* fd this pd serves, -1 when free */
