@@ -930,8 +930,8 @@ static noreturn NOINLINE void exit_into_fresh(m_t *m, p_t *p, g_t *g, g_t *next,
   account_slice(p, next, inherit);
   m->curg = next;
   /* The default FP control state, as goro__ctx_make gives a new G. */
-  static const uint32_t mxcsr_default = 0x1F80;
-  static const uint16_t fcw_default = 0x037F;
+  static const uint32_t mxcsr_default = GORO_MXCSR_DEFAULT;
+  static const uint16_t fcw_default = GORO_X87CW_DEFAULT;
   __asm__ __volatile__("ldmxcsr %0\n\tfldcw %1" ::"m"(mxcsr_default), "m"(fcw_default));
   uintptr_t top = ((uintptr_t)stk + gstack_size(next)) & ~(uintptr_t)15;
   goro__ctx_restart((void *)(top - 16), gentry, next);

@@ -41,6 +41,11 @@ __attribute__((visibility("hidden"))) void goro__ctx_make(goro__ctx_t *ctx, char
                                                           void (*entry)(void *), void *arg);
 __attribute__((visibility("hidden"))) void goro__ctx_switch(goro__ctx_t *from, goro__ctx_t *to);
 #ifndef GORO_UCONTEXT
+/* The FP control state a new context starts with: MXCSR with all
+ * exceptions masked, round to nearest; the x87 default control word. */
+#define GORO_MXCSR_DEFAULT 0x1F80u
+#define GORO_X87CW_DEFAULT 0x037Fu
+
 /* goro__ctx_switch, then release the futex word *lock (0 = free; a value
  * of 2 before the release means sleepers, woken through goro__unlock_slow)
  * once `from` is fully saved and the stack is already `to`'s. */

@@ -19,8 +19,8 @@ void goro__ctx_make(goro__ctx_t *ctx, char *lo, size_t size, void (*entry)(void 
    * above it stay zero (a null return address for backtraces). */
   uint64_t *sp = (uint64_t *)(top - 16 - 64);
   memset(sp, 0, 64 + 16);
-  uint32_t fp = 0x1F80;                /* MXCSR default: all exceptions masked */
-  uint16_t cw = 0x037F;                /* x87 default control word */
+  uint32_t fp = GORO_MXCSR_DEFAULT;
+  uint16_t cw = GORO_X87CW_DEFAULT;
   memcpy((char *)sp, &fp, 4);
   memcpy((char *)sp + 4, &cw, 2);
   sp[3] = (uint64_t)(uintptr_t)entry;  /* r13 */
