@@ -6,6 +6,15 @@
  * run-queue batches, channel queues), yields once, then sleeps on the
  * futex.  A note is a one-shot event for parking an M.
  *
+ * The spin looks at the word rarely and more rarely each time (30, 60,
+ * 120, 240 pauses between looks, ~0.8 to 6 us here): each look pulls the
+ * cache line away from the holder (168 ns per transfer on the test
+ * machine), and a holder that keeps the line does many short critical
+ * sections in a row.  Under a contended channel this beat a fixed 30-pause
+ * spin (4 producers and 4 consumers at 2 Ps: 15.6 -> 13.8 ns per message;
+ * select4 and pingpong_2p no worse); looking every few pauses was twice as
+ * slow (the lock then changes hands on nearly every operation).
+ *
  * Rejected: pthread_mutex_t (larger, not valid when zeroed on all libcs,
  * and TSan already sees C11 atomics); a ticket lock (unfair wake order
  * does not matter here and tickets spin the cache line harder).
@@ -17,8 +26,8 @@ void goro__lock_slow(goro__lock_t *l) {
   if (v == 0) return;
   uint32_t wait = v; /* 1 or 2: keep the sleeper bit if someone sleeps */
   for (;;) {
-    for (int i = 0; i < 4; i++) {
-      for (int k = 0; k < 30; k++) goro__cpu_relax();
+    for (int pauses = 30; pauses <= 240; pauses *= 2) {
+      for (int k = 0; k < pauses; k++) goro__cpu_relax();
       uint32_t z = 0;
       if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
           atomic_compare_exchange_weak_explicit(&l->v, &z, wait, memory_order_acquire,
