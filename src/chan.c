@@ -122,6 +122,77 @@ static inline bool deadline_passed(int64_t deadline) {
 }
 
 /* ------------------------------------------------------------------ */
+/* Frameless fast paths of the blocking send and receive               */
+/* ------------------------------------------------------------------ */
+
+/* goro_chan_send and goro_chan_recv first try the common cases without a
+ * stack frame: an 8-byte element into or out of the buffer, or handed
+ * straight to or from a plain waiter of the other side (not in a select,
+ * no deadline), readied into this P's empty runnext.  Everything else (a
+ * lock someone holds, close, other element sizes, blocking, the
+ * partial-deadlock debug mode) and every rare step after the fast work
+ * (a thread asleep on the lock, a goroutine to ready the long way, a
+ * thread to wake for the new work, a preemption request) is a tail call to
+ * out-of-line code, so the fast path uses only scratch registers.  The
+ * general code is the one source of the semantics; these paths are a
+ * subset of it, step for step.  Measured: 4 producers and 4 consumers at
+ * one P 57.8 -> 41.4 M instructions per 400,000 messages. */
+
+static NOINLINE int fast_finish_slow(goro_chan *c, uint32_t prev, g_t *wake) {
+  if (prev == 2) goro__unlock_slow(&c->lock);
+  if (wake) goro__ready(wake);
+  goro__preempt_point();
+  return 0;
+}
+
+static NOINLINE int fast_finish_wakep(void) {
+  goro__wakep_slow();
+  goro__preempt_point();
+  return 0;
+}
+
+/* Release the lock taken by goro__trylock; then the preemption point. */
+static inline __attribute__((always_inline)) int fast_unlock(goro_chan *c) {
+  uint32_t prev = atomic_exchange_explicit(&c->lock.v, 0, memory_order_release);
+  if (UNLIKELY(prev == 2) ||
+      UNLIKELY(atomic_load_explicit(&goro__tls_preempt, memory_order_relaxed)))
+    return fast_finish_slow(c, prev, NULL);
+  return 0;
+}
+
+/* Release the lock, then ready g (goro__ready_inline's steps, with every
+ * exit that needs a call turned into a tail call). */
+static inline __attribute__((always_inline)) int fast_unlock_ready(goro_chan *c, g_t *g) {
+  uint32_t prev = atomic_exchange_explicit(&c->lock.v, 0, memory_order_release);
+  m_t *m = goro__getm();
+  p_t *p = m ? m->p : NULL;
+  if (UNLIKELY(prev == 2) || UNLIKELY(!p) || UNLIKELY(g->external) ||
+      UNLIKELY(atomic_load_explicit(&g->status, memory_order_acquire) != G_WAITING) ||
+      UNLIKELY(atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL))
+    return fast_finish_slow(c, prev, g);
+  atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+  atomic_store_explicit(&g->waitreason, WR_NONE, memory_order_relaxed);
+  atomic_store_explicit(&p->runnext, g, memory_order_release);
+  if (UNLIKELY(atomic_load(&goro__sched.nmspinning) == 0 && atomic_load(&goro__sched.npidle) != 0))
+    return fast_finish_wakep();
+  if (UNLIKELY(atomic_load_explicit(&goro__tls_preempt, memory_order_relaxed)))
+    return fast_finish_slow(c, 0, NULL);
+  return 0;
+}
+
+/* goro__waitq_dequeue for a head known to be non-NULL and not needcas. */
+static inline void fast_dequeue_head(goro__waitq_t *q, sudog_t *s) {
+  sudog_t *next = s->next;
+  atomic_store_explicit(&q->first, next, memory_order_relaxed);
+  if (next)
+    next->prev = NULL;
+  else
+    q->last = NULL;
+  s->next = NULL;
+  s->queued = 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* send                                                                */
 /* ------------------------------------------------------------------ */
 
@@ -136,6 +207,8 @@ static NOINLINE int send_block(goro_chan *c, const void *elem, int64_t deadline)
 /* deadline: -1 forever, 0 try once, else absolute.  fail: the code for
  * "would block" (GORO_EAGAIN for try, GORO_ETIMEDOUT for deadlines).
  * Inlined into each public entry so the deadline tests fold away. */
+static inline __attribute__((always_inline)) int chan_send_locked(goro_chan *c, const void *elem,
+                                                                  int64_t deadline, int fail);
 static inline __attribute__((always_inline)) int chan_send(goro_chan *c, const void *elem, int64_t deadline, int fail) {
   goro__pd_use(c); /* partial-deadlock debug mode only: one predictable branch */
   if (UNLIKELY(!c)) {
@@ -157,6 +230,12 @@ static inline __attribute__((always_inline)) int chan_send(goro_chan *c, const v
     }
   }
   goro__lock(&c->lock);
+  return chan_send_locked(c, elem, deadline, fail);
+}
+
+/* The rest of a send, with the lock held. */
+static inline __attribute__((always_inline)) int chan_send_locked(goro_chan *c, const void *elem,
+                                                                  int64_t deadline, int fail) {
   if (UNLIKELY(goro__chan_closed(c))) {
     goro__unlock(&c->lock);
     return GORO_ECLOSED;
@@ -184,8 +263,34 @@ static inline __attribute__((always_inline)) int chan_send(goro_chan *c, const v
   return send_block(c, elem, deadline);
 }
 
-int goro_chan_send(goro_chan *c, const void *elem) {
+static NOINLINE int send_general(goro_chan *c, const void *elem) {
   return chan_send(c, elem, GORO_FOREVER, GORO_ETIMEDOUT);
+}
+static NOINLINE int send_locked_general(goro_chan *c, const void *elem) {
+  return chan_send_locked(c, elem, GORO_FOREVER, GORO_ETIMEDOUT);
+}
+
+int goro_chan_send(goro_chan *c, const void *elem) {
+  if (UNLIKELY(!c) || UNLIKELY(goro__sched.partialdeadlock) || UNLIKELY(!goro__trylock(&c->lock)))
+    return send_general(c, elem);
+  if (UNLIKELY(goro__chan_closed(c)) || UNLIKELY(c->elemsize != 8))
+    return send_locked_general(c, elem);
+  sudog_t *r = atomic_load_explicit(&c->recvq.first, memory_order_relaxed);
+  if (r) {
+    if (UNLIKELY(r->needcas)) return send_locked_general(c, elem);
+    fast_dequeue_head(&c->recvq, r);
+    g_t *rg = r->g;
+    if (r->elem) memcpy(r->elem, elem, 8);
+    r->success = 1;
+    rg->param = r;
+    return fast_unlock_ready(c, rg);
+  }
+  if (goro__chan_qcount(c) >= c->cap) return send_locked_general(c, elem);
+  memcpy(goro__chan_slot(c, c->sendx), elem, 8);
+  if (++c->sendx == c->cap) c->sendx = 0;
+  atomic_store_explicit(&c->qcount, atomic_load_explicit(&c->qcount, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+  return fast_unlock(c);
 }
 int goro_chan_send_dl(goro_chan *c, const void *elem, int64_t deadline) {
   return chan_send(c, elem, deadline, GORO_ETIMEDOUT);
@@ -226,6 +331,8 @@ static NOINLINE int recv_block(goro_chan *c, void *out, bool *ok, int64_t deadli
   return recv_closed(elemsize, out, ok);
 }
 
+static inline __attribute__((always_inline)) int chan_recv_locked(goro_chan *c, void *out, bool *ok,
+                                                                  int64_t deadline, int fail);
 static inline __attribute__((always_inline)) int chan_recv(goro_chan *c, void *out, bool *ok,
                                                            int64_t deadline, int fail) {
   goro__pd_use(c);
@@ -248,6 +355,12 @@ static inline __attribute__((always_inline)) int chan_recv(goro_chan *c, void *o
     if (chan_empty(c)) return recv_closed(c->elemsize, out, ok);
   }
   goro__lock(&c->lock);
+  return chan_recv_locked(c, out, ok, deadline, fail);
+}
+
+/* The rest of a receive, with the lock held. */
+static inline __attribute__((always_inline)) int chan_recv_locked(goro_chan *c, void *out, bool *ok,
+                                                                  int64_t deadline, int fail) {
   if (UNLIKELY(goro__chan_closed(c)) && goro__chan_qcount(c) == 0) {
     goro__unlock(&c->lock);
     return recv_closed(c->elemsize, out, ok);
@@ -278,8 +391,46 @@ static inline __attribute__((always_inline)) int chan_recv(goro_chan *c, void *o
   return recv_block(c, out, ok, deadline);
 }
 
-int goro_chan_recv(goro_chan *c, void *out, bool *ok) {
+static NOINLINE int recv_general(goro_chan *c, void *out, bool *ok) {
   return chan_recv(c, out, ok, GORO_FOREVER, GORO_ETIMEDOUT);
+}
+static NOINLINE int recv_locked_general(goro_chan *c, void *out, bool *ok) {
+  return chan_recv_locked(c, out, ok, GORO_FOREVER, GORO_ETIMEDOUT);
+}
+
+int goro_chan_recv(goro_chan *c, void *out, bool *ok) {
+  if (UNLIKELY(!c) || UNLIKELY(goro__sched.partialdeadlock) || UNLIKELY(!goro__trylock(&c->lock)))
+    return recv_general(c, out, ok);
+  if (UNLIKELY(c->elemsize != 8)) return recv_locked_general(c, out, ok);
+  /* A queued sender means an open channel (close wakes every sender) and,
+   * if buffered, a full buffer. */
+  sudog_t *s = atomic_load_explicit(&c->sendq.first, memory_order_relaxed);
+  if (s) {
+    if (UNLIKELY(s->needcas)) return recv_locked_general(c, out, ok);
+    fast_dequeue_head(&c->sendq, s);
+    g_t *sg = s->g;
+    if (c->cap == 0) {
+      if (out) memcpy(out, s->elem, 8);
+    } else {
+      char *slot = goro__chan_slot(c, c->recvx);
+      if (out) memcpy(out, slot, 8);
+      memcpy(slot, s->elem, 8);
+      if (++c->recvx == c->cap) c->recvx = 0;
+      c->sendx = c->recvx;
+    }
+    s->success = 1;
+    sg->param = s;
+    if (ok) *ok = true;
+    return fast_unlock_ready(c, sg);
+  }
+  /* Buffered values are delivered even after a close. */
+  if (goro__chan_qcount(c) == 0) return recv_locked_general(c, out, ok);
+  if (out) memcpy(out, goro__chan_slot(c, c->recvx), 8);
+  if (++c->recvx == c->cap) c->recvx = 0;
+  atomic_store_explicit(&c->qcount, atomic_load_explicit(&c->qcount, memory_order_relaxed) - 1,
+                        memory_order_relaxed);
+  if (ok) *ok = true;
+  return fast_unlock(c);
 }
 int goro_chan_recv_dl(goro_chan *c, void *out, bool *ok, int64_t deadline) {
   return chan_recv(c, out, ok, deadline, GORO_ETIMEDOUT);
