@@ -26,6 +26,9 @@
  *    lock it needs next (the deadline timer may resume it at any time).
  *  - Failing non-blocking calls pass a preemption point, so a polling
  *    loop cannot starve the goroutine it waits for on one processor.
+ *  - goro_chan_send / goro_chan_recv start with frameless fast paths for
+ *    the common cases (8-byte buffer operations, hand-off to a plain
+ *    waiter); see "Frameless fast paths" below.
  *  - Reference count: make gives one reference; the last release frees
  *    the channel and is fatal if anything is still queued on it.
  *
