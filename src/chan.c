@@ -183,18 +183,6 @@ static inline __attribute__((always_inline)) int fast_unlock_ready(goro_chan *c,
   return 0;
 }
 
-/* goro__waitq_dequeue for a head known to be non-NULL and not needcas. */
-static inline void fast_dequeue_head(goro__waitq_t *q, sudog_t *s) {
-  sudog_t *next = s->next;
-  atomic_store_explicit(&q->first, next, memory_order_relaxed);
-  if (next)
-    next->prev = NULL;
-  else
-    q->last = NULL;
-  s->next = NULL;
-  s->queued = 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* send                                                                */
 /* ------------------------------------------------------------------ */
@@ -281,7 +269,7 @@ int goro_chan_send(goro_chan *c, const void *elem) {
   sudog_t *r = atomic_load_explicit(&c->recvq.first, memory_order_relaxed);
   if (r) {
     if (UNLIKELY(r->needcas)) return send_locked_general(c, elem);
-    fast_dequeue_head(&c->recvq, r);
+    goro__waitq_unlink_head(&c->recvq, r);
     g_t *rg = r->g;
     if (r->elem) memcpy(r->elem, elem, 8);
     r->success = 1;
@@ -289,10 +277,7 @@ int goro_chan_send(goro_chan *c, const void *elem) {
     return fast_unlock_ready(c, rg);
   }
   if (goro__chan_qcount(c) >= c->cap) return send_locked_general(c, elem);
-  memcpy(goro__chan_slot(c, c->sendx), elem, 8);
-  if (++c->sendx == c->cap) c->sendx = 0;
-  atomic_store_explicit(&c->qcount, atomic_load_explicit(&c->qcount, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
+  goro__chan_buf_put(c, elem);
   return fast_unlock(c);
 }
 int goro_chan_send_dl(goro_chan *c, const void *elem, int64_t deadline) {
@@ -410,7 +395,7 @@ int goro_chan_recv(goro_chan *c, void *out, bool *ok) {
   sudog_t *s = atomic_load_explicit(&c->sendq.first, memory_order_relaxed);
   if (s) {
     if (UNLIKELY(s->needcas)) return recv_locked_general(c, out, ok);
-    fast_dequeue_head(&c->sendq, s);
+    goro__waitq_unlink_head(&c->sendq, s);
     g_t *sg = s->g;
     if (c->cap == 0) {
       if (out) memcpy(out, s->elem, 8);
@@ -428,10 +413,7 @@ int goro_chan_recv(goro_chan *c, void *out, bool *ok) {
   }
   /* Buffered values are delivered even after a close. */
   if (goro__chan_qcount(c) == 0) return recv_locked_general(c, out, ok);
-  if (out) memcpy(out, goro__chan_slot(c, c->recvx), 8);
-  if (++c->recvx == c->cap) c->recvx = 0;
-  atomic_store_explicit(&c->qcount, atomic_load_explicit(&c->qcount, memory_order_relaxed) - 1,
-                        memory_order_relaxed);
+  goro__chan_buf_take(c, out);
   if (ok) *ok = true;
   return fast_unlock(c);
 }

@@ -91,6 +91,18 @@ static inline void goro__waitq_unlink(goro__waitq_t *q, sudog_t *s) {
   s->queued = 0;
 }
 
+/* Unlink the head s of q (s == q->first, not NULL). */
+static inline void goro__waitq_unlink_head(goro__waitq_t *q, sudog_t *s) {
+  sudog_t *next = s->next;
+  atomic_store_explicit(&q->first, next, memory_order_relaxed);
+  if (next)
+    next->prev = NULL;
+  else
+    q->last = NULL;
+  s->next = NULL;
+  s->queued = 0;
+}
+
 /* Pop the first waiter this caller may complete.  Waiters that are in a
  * select or have a deadline are completed only by whoever wins their
  * goroutine's selectdone; a loser's record is unlinked (its owner finds
@@ -99,15 +111,7 @@ static inline sudog_t *goro__waitq_dequeue(goro__waitq_t *q) {
   for (;;) {
     sudog_t *s = atomic_load_explicit(&q->first, memory_order_relaxed);
     if (!s) return NULL;
-    /* goro__waitq_unlink of the head, with what is known folded in. */
-    sudog_t *next = s->next;
-    atomic_store_explicit(&q->first, next, memory_order_relaxed);
-    if (next)
-      next->prev = NULL;
-    else
-      q->last = NULL;
-    s->next = NULL;
-    s->queued = 0;
+    goro__waitq_unlink_head(q, s);
     if (s->needcas) {
       uint32_t zero = 0;
       if (!atomic_compare_exchange_strong_explicit(&s->g->selectdone, &zero, 1,
