@@ -72,6 +72,7 @@ extern "C" {
   XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                    \
   XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                      \
   XX(EADDRINUSE, -EADDRINUSE, "address already in use")                      \
+  XX(EBUSY, -EBUSY, "resource busy")                                         \
   XX(ECLOSED, -4001, "use of closed channel or descriptor")                  \
   XX(ENOTRUNNING, -4002, "goro runtime is not running")                      \
   XX(ENOTGOROUTINE, -4003, "not called from a goroutine")                    \
@@ -113,10 +114,36 @@ GORO_EXTERN int goro_run(goro_main_fn main_fn, void *arg);
 typedef struct goro_opts {
   size_t stack_size;   /* bytes of stack; 0 = the default slot size */
   const char *name;    /* shown in dumps; copied (up to 31 bytes) */
+  unsigned flags;      /* 0 or GORO_SHARED_STACK */
 } goro_opts;
 
+/* GORO_SHARED_STACK: for many goroutines that spend their lives waiting,
+ * such as one per connection.  The goroutine runs on a 256 KiB stack
+ * shared by such goroutines of one processor; when it blocks, the used
+ * part of the stack (a few hundred bytes for a handler waiting in
+ * goro_read) is copied to the heap, and back when it runs again.  A
+ * parked goroutine then costs under 1 KiB instead of a 4 KiB page, for a
+ * copy of that size at each switch.  Every goro call works as usual.
+ * The rules:
+ *  - While it is blocked, no other goroutine or thread may use a pointer
+ *    into its stack (the address of a local, a goro_waitgroup or buffer
+ *    declared in its function): that memory holds another goroutine's
+ *    frames meanwhile.  Values it passes to goro calls are safe.
+ *  - It stays on the processor it was given at spawn (spawns go round
+ *    the processors); goro_lock_thread returns GORO_EPERM; a blocking
+ *    call (goro_blocking, goro_file_read/write, between
+ *    goro_syscall_enter/exit) keeps that processor busy instead of
+ *    handing it to another thread; GOMAXPROCS cannot be lowered below a
+ *    processor hosting such goroutines (goro_maxprocs returns
+ *    GORO_EBUSY).
+ *  - stack_size must be 0 (GORO_EINVAL otherwise).
+ * ASan, TSan and the portable ucontext build accept the flag and give the
+ * goroutine a stack of its own. */
+#define GORO_SHARED_STACK 1u
+
 /* Start fn(arg) in a new goroutine.  Returns its id (> 0), or GORO_EINVAL
- * (NULL fn, stack size below 16 KiB or above 1 GiB), GORO_ENOMEM, or
+ * (NULL fn, stack size below 16 KiB or above 1 GiB, unknown flags, a
+ * stack size with GORO_SHARED_STACK), GORO_ENOMEM, or
  * GORO_ENOTRUNNING outside goro_run.  The goroutine takes a stack only
  * when it first runs.  A goroutine that spawns 128 goroutines without
  * blocking or yielding in between (or whose spawn overflows its
@@ -141,13 +168,17 @@ GORO_EXTERN int64_t goro_id(void);
 
 /* Set the number of processors to n (n >= 1) and return the previous
  * value; n <= 0 only queries.  Works before goro_run (sets the value it
- * will start with) and while running.  Returns GORO_EINVAL for n > 1024. */
+ * will start with) and while running.  Returns GORO_EINVAL for n > 1024,
+ * GORO_EBUSY (nothing changed) if n would remove a processor that
+ * GORO_SHARED_STACK goroutines live on. */
 GORO_EXTERN int goro_maxprocs(int n);
 
 /* Wire the calling goroutine to its current OS thread (Go's
  * LockOSThread): it runs only on that thread, and that thread runs
  * nothing else, until a matching goro_unlock_thread.  Calls nest.
- * goro_unlock_thread returns GORO_EPERM if the goroutine is not locked. */
+ * Returns 0, GORO_ENOTGOROUTINE, or GORO_EPERM in a GORO_SHARED_STACK
+ * goroutine.  goro_unlock_thread returns GORO_EPERM if the goroutine is
+ * not locked. */
 GORO_EXTERN int goro_lock_thread(void);
 GORO_EXTERN int goro_unlock_thread(void);
 

@@ -54,6 +54,7 @@
  * CFI of the switch code would have to describe the saved frame);
  * backtrace_symbols (mallocs, exported names only).
  */
+#include "sstack.h"
 #include "sched.h"
 
 #include <dlfcn.h>
@@ -182,10 +183,14 @@ typedef struct {
   uintptr_t wlo, whi;     /* cached window */
   char *win;
   size_t wcap;
+  g_t *saved;             /* a parked shared-stack G: read its saved copy */
 } stk_t;
 
 static bool stk_read2(stk_t *s, uintptr_t addr, uintptr_t out[2]) {
   if (addr < s->lo || addr + 2 * sizeof(uintptr_t) > s->hi || (addr & 7)) return false;
+  if (s->saved)
+    return goro__ss_read_word(s->saved, addr, &out[0]) &&
+           goro__ss_read_word(s->saved, addr + sizeof(uintptr_t), &out[1]);
   if (addr >= s->wlo && addr + 16 <= s->whi) {
     memcpy(out, s->win + (addr - s->wlo), 16);
     return true;
@@ -504,6 +509,7 @@ static void stk_init(stk_t *s, g_t *g, char *win, size_t wcap) {
   s->wlo = s->whi = 0;
   s->win = win;
   s->wcap = wcap;
+  s->saved = NULL;
 }
 
 /* Where a parked G stopped: the return address into the function that
@@ -613,6 +619,9 @@ static void print_stack(dumpctx_t *d, g_t *g, uint32_t st) {
     goto unavailable;
   }
   stk_init(&s, g, d->win, d->wcap);
+  /* Another goroutine may be running on a shared stack; a parked one's
+   * frames are in its saved copy (best effort, as every read here). */
+  if (g->shared) s.saved = g;
   uintptr_t pc, fp;
   if (!saved_regs(&s, g, &pc, &fp)) goto unavailable;
   walk(&s, pc, true, fp, &fr);

@@ -16,8 +16,9 @@
  *    collects every waiter on a list linked through g->schedlink (free
  *    while a G is parked) and readies them after unlocking.
  *  - A blocking operation puts a sudog that lives on its own stack on the
- *    queue and parks with a commit that releases the channel lock, so no
- *    waker can see it before it has fully switched out.
+ *    queue (a shared-stack goroutine's, with the value, in its wait
+ *    buffer: sstack.c) and parks with a commit that releases the channel
+ *    lock, so no waker can see it before it has fully switched out.
  *  - Deadlines use the selectdone protocol of timer.h: a waiter that can
  *    time out is marked needcas, and wakers (including close) complete it
  *    only after winning CAS(g->selectdone, 0, 1).  If the deadline wins,
@@ -38,6 +39,7 @@
  * or per-P cached sudogs for plain send/recv (the waiter's stack is free
  * and always hot).
  */
+#include "sstack.h"
 #include "chan.h"
 
 #include <stdlib.h>
@@ -171,7 +173,8 @@ static inline __attribute__((always_inline)) int fast_unlock_ready(goro_chan *c,
   p_t *p = m ? m->p : NULL;
   if (UNLIKELY(prev == 2) || UNLIKELY(!p) || UNLIKELY(g->external) ||
       UNLIKELY(atomic_load_explicit(&g->status, memory_order_acquire) != G_WAITING) ||
-      UNLIKELY(atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL))
+      UNLIKELY(atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL) ||
+      UNLIKELY(g->shared))
     return fast_finish_slow(c, prev, g);
   atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
   atomic_store_explicit(&g->waitreason, WR_NONE, memory_order_relaxed);
@@ -189,8 +192,21 @@ static inline __attribute__((always_inline)) int fast_unlock_ready(goro_chan *c,
 
 /* The blocking tail of a send (lock held), kept out of line so that the
  * hot paths need no waiter record in their frame. */
+/* A shared-stack goroutine's record and value live off its stack
+ * (sstack.c); they are copied there before anyone can see them. */
+static NOINLINE int send_block_offstack(goro_chan *c, const void *elem, int64_t deadline, g_t *g) {
+  char *rec = goro__ss_wait_buf(g, GORO_SS_ALIGN(sizeof(sudog_t)) + c->elemsize);
+  sudog_t *s = (sudog_t *)(void *)rec;
+  if (c->elemsize) elem = memcpy(rec + GORO_SS_ALIGN(sizeof(sudog_t)), elem, c->elemsize);
+  *s = (sudog_t){.g = g, .elem = (void *)elem, .c = c, .caseidx = -1};
+  if (wait_on(c, &c->sendq, s, WR_CHAN_SEND, deadline)) return GORO_ETIMEDOUT;
+  return s->success ? 0 : GORO_ECLOSED;
+}
+
 static NOINLINE int send_block(goro_chan *c, const void *elem, int64_t deadline) {
-  sudog_t s = {.g = goro__chan_self(), .elem = (void *)elem, .c = c, .caseidx = -1};
+  g_t *g = goro__chan_self();
+  if (UNLIKELY(g->shared)) return send_block_offstack(c, elem, deadline, g);
+  sudog_t s = {.g = g, .elem = (void *)elem, .c = c, .caseidx = -1};
   if (wait_on(c, &c->sendq, &s, WR_CHAN_SEND, deadline)) return GORO_ETIMEDOUT;
   return s.success ? 0 : GORO_ECLOSED;
 }
@@ -307,12 +323,22 @@ static NOINLINE int recv_block(goro_chan *c, void *out, bool *ok, int64_t deadli
   /* After a wake-up that completed us, c is not touched again: a closer
    * may release its last reference right after the close. */
   uint32_t elemsize = c->elemsize;
-  sudog_t r = {.g = goro__chan_self(), .elem = out, .c = c, .caseidx = -1};
-  if (wait_on(c, &c->recvq, &r, WR_CHAN_RECV, deadline)) {
+  g_t *g = goro__chan_self();
+  sudog_t rl, *r = &rl;
+  void *dst = out;
+  if (UNLIKELY(g->shared)) {
+    /* Off its stack (sstack.c): the value is copied out once it runs. */
+    char *rec = goro__ss_wait_buf(g, GORO_SS_ALIGN(sizeof(sudog_t)) + elemsize);
+    r = (sudog_t *)(void *)rec;
+    if (out) dst = rec + GORO_SS_ALIGN(sizeof(sudog_t));
+  }
+  *r = (sudog_t){.g = g, .elem = dst, .c = c, .caseidx = -1};
+  if (wait_on(c, &c->recvq, r, WR_CHAN_RECV, deadline)) {
     if (ok) *ok = false;
     return GORO_ETIMEDOUT;
   }
-  if (r.success) {
+  if (r->success) {
+    if (dst != out) memcpy(out, dst, elemsize);
     if (ok) *ok = true;
     return 0;
   }

@@ -4,7 +4,8 @@
  * in one direction.  Plain send/recv keep theirs on the waiting
  * goroutine's own stack (C stacks never move, so a waker may write into
  * it); select keeps an array of them on its stack (or in a heap block for
- * large case counts).  A sudog is linked into exactly one wait queue, and
+ * large case counts).  A shared-stack goroutine's records, and the values
+ * they point to, are in its wait buffer instead (sstack.c).  A sudog is linked into exactly one wait queue, and
  * every field below except `g` and `elem` is read and written only under
  * the lock of the channel it is queued on.
  */

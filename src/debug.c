@@ -19,6 +19,7 @@
  *   idlethreadtimeout=MS how long an idle thread waits before exiting
  *   deadlock=0           turn off the global deadlock check
  */
+#include "sstack.h"
 #include "sched.h"
 
 #include <stdarg.h>
@@ -90,7 +91,7 @@ void goro__checkdead(void) {
     p_t *p = goro__sched.allp[i];
     if (!p) continue;
     if (goro__timers_next(p) != -1) return;
-    if (!goro__runq_empty(p)) return;
+    if (!goro__runq_empty(p) || goro__ss_pending(p)) return;
   }
   /* Threads the runtime did not start (a C library's callback thread
    * holding a goro mutex, say) may still wake someone. */

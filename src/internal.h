@@ -228,6 +228,13 @@ struct goro__g {
   m_t *lockedm;              /* M this G is wired to, or NULL */
   sudog_t *waiting;          /* this G's sudogs during select, in lock order */
   rtimer_t *timer;           /* lazily made timer for sleeps and deadlines */
+  /* shared-stack goroutines (sstack.c) */
+  uint8_t shared;            /* runs on home->ss_lo; saved to ssbuf while off it */
+  p_t *home;                 /* its P for life */
+  char *ssbuf;               /* saved stack bytes (sslen of sscap) */
+  uint32_t sslen, sscap;
+  void *sswait;              /* off-stack waiter records (sswaitcap bytes) */
+  size_t sswaitcap;
   _Atomic(void *) waitobj;   /* object waited on (partial deadlock; relaxed) */
   int64_t parent_id;         /* goroutine that created it */
   void *creator_pc;          /* return address in the creator (for dumps) */
@@ -327,6 +334,11 @@ struct goro__p {
   _Alignas(CACHELINE) _Atomic uint32_t runqhead;
   _Atomic uint32_t runqtail;
   _Atomic(g_t *) runnext;
+  /* shared-stack goroutines homed here (sstack.c) */
+  char *ss_lo;                     /* their stack, made at first use (owner) */
+  _Atomic(g_t *) ssinbox;          /* runnable ones, pushed by any thread */
+  g_t *ssq_head;                   /* runnable ones, FIFO (owner) */
+  _Atomic int32_t nshared;         /* live ones (changed under sched.lock) */
   _Atomic(g_t *) runq[RUNQ_SIZE];
 };
 
@@ -341,6 +353,7 @@ typedef struct goro__sched {
   _Atomic int32_t nborrowed;    /* Ps added for hogged Ps (preempt.c) */
   _Atomic int32_t running;      /* goro_run active */
   _Atomic int32_t exiting;      /* main returned: Ms exit at the next chance */
+  _Atomic int32_t sstack_used;  /* a shared-stack goroutine was ever spawned (sstack.c) */
   g_t *maing;
   int partialdeadlock;          /* debug settings (set before any M starts) */
   int schedtrace_ms;
@@ -481,7 +494,7 @@ HIDDEN void goro__gosched_preempted(void); /* yield to the global queue, reason 
 /* Exact count of goroutines started since goro_run (sums per-P deltas). */
 HIDDEN int64_t goro__spawned_count(void);
 HIDDEN int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char *name,
-                                   void *creator_pc);
+                                   void *creator_pc, bool shared);
 /* Called by the G after a preemption-point check says "yield". */
 HIDDEN void goro__preempt_park(void);
 

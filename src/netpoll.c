@@ -59,6 +59,7 @@
  * Level-triggered epoll with re-arming (EPOLLONESHOT) costs an epoll_ctl per
  * wait.
  */
+#include "sstack.h"
 #include "netpoll.h"
 #include "timer.h"
 
@@ -398,8 +399,9 @@ int goro__pd_wait(int fd, int events, int64_t deadline) {
     return fired;
   }
   uint32_t seq = pd->seq;
-  pd_waiter_t w[2];
-  memset(w, 0, sizeof w);
+  pd_waiter_t wl[2], *w = goro__ss_wait_buf(g, sizeof wl);
+  if (!w) w = wl; /* shared-stack goroutines wait with records off their stack */
+  memset(w, 0, sizeof wl);
   atomic_store(&g->selectdone, 0);
   if (events & GORO_READABLE) {
     w[DIR_READ].g = g;

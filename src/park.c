@@ -20,6 +20,7 @@
  * commit runs; ready requires WAITING (anything else is a runtime bug and
  * throws).
  */
+#include "sstack.h"
 #include "sched.h"
 
 #include "ready.h"
@@ -120,6 +121,10 @@ void goro__ready_slow(g_t *g) {
   if (g->external) {
     atomic_store(&g->ext_wake, 1);
     goro__futex_wake(&g->ext_wake, 1);
+    return;
+  }
+  if (g->shared) { /* only its home P runs it (sstack.c) */
+    goro__ss_put(g, false);
     return;
   }
   m_t *m = goro__getm();

@@ -31,6 +31,7 @@
  * only; readers follow immutable allnext links).  Everything else is
  * sched.lock as described in sched.c.
  */
+#include "sstack.h"
 #include "sched.h"
 
 #include <pthread.h>
@@ -173,7 +174,8 @@ static int64_t newgoid(p_t *p) {
 }
 
 int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char *name,
-                            void *creator_pc) {
+                            void *creator_pc, bool shared) {
+  shared = shared && GORO_HAVE_SSTACK;
   m_t *m = goro__getm();
   p_t *p = m ? m->p : NULL;
   g_t *g = goro__galloc(p);
@@ -193,6 +195,11 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
   g_t *cur = m ? m->curg : NULL;
   g->parent_id = cur ? cur->id : 0;
   g->creator_pc = creator_pc;
+  if (UNLIKELY(shared)) { /* g->shared is 0 in every free G record */
+    /* Homes go round the Ps, so connection goroutines spread over all. */
+    g->home = goro__ss_home();
+    g->shared = g->home != NULL;
+  }
   g->name = NULL;
   if (name) {
     g->name = strndup(name, 31);
@@ -213,7 +220,9 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
   int64_t id = g->id;
   atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
   bool spilled = false;
-  if (p) {
+  if (UNLIKELY(g->shared)) {
+    goro__ss_put(g, false);
+  } else if (p) {
     /* runnext if it is free (the new goroutine runs next, as in Go);
      * else the ring's tail, rather than kicking the runnext goroutine
      * there: a spawning loop then queues in spawn order, with no
@@ -257,7 +266,7 @@ static int check_stack_size(size_t sz, size_t *out) {
 NOINLINE int64_t goro_go(goro_fn fn, void *arg) {
   if (!fn) return GORO_EINVAL;
   if (!atomic_load(&goro__sched.running)) return GORO_ENOTRUNNING;
-  return goro__new_goroutine(fn, arg, 0, NULL, __builtin_return_address(0));
+  return goro__new_goroutine(fn, arg, 0, NULL, __builtin_return_address(0), false);
 }
 
 NOINLINE int64_t goro_go_opts(goro_fn fn, void *arg, const goro_opts *opts) {
@@ -265,8 +274,13 @@ NOINLINE int64_t goro_go_opts(goro_fn fn, void *arg, const goro_opts *opts) {
   if (!atomic_load(&goro__sched.running)) return GORO_ENOTRUNNING;
   size_t sz = 0;
   if (opts && check_stack_size(opts->stack_size, &sz) != 0) return GORO_EINVAL;
+  if (opts && (opts->flags & ~GORO_SHARED_STACK)) return GORO_EINVAL;
+  if (opts && (opts->flags & GORO_SHARED_STACK)) {
+    if (opts->stack_size) return GORO_EINVAL; /* the P's stack is used */
+    return goro__new_goroutine(fn, arg, sz, opts->name, __builtin_return_address(0), true);
+  }
   return goro__new_goroutine(fn, arg, sz, opts ? opts->name : NULL,
-                             __builtin_return_address(0));
+                             __builtin_return_address(0), false);
 }
 
 void goro_yield(void) {
@@ -295,6 +309,7 @@ int goro_lock_thread(void) {
   m_t *m = goro__getm();
   g_t *g = m ? m->curg : NULL;
   if (!g) return GORO_ENOTGOROUTINE;
+  if (g->shared) return GORO_EPERM; /* it lives on its P's stack, not a thread's */
   g->lockcount++;
   g->lockedm = m;
   m->lockedg = g;
@@ -410,8 +425,14 @@ int goro_maxprocs(int n) {
   /* The user's setting excludes Ps borrowed for hogs (preempt.c). */
   goro__lock(&goro__sched.lock);
   int prev = atomic_load(&goro__sched.gomaxprocs) - atomic_load(&goro__sched.nborrowed);
+  if (n > 0 && n < prev && goro__ss_blocks_shrink(n)) {
+    /* Under the lock that also guards the choice of homes (sstack.c). */
+    goro__unlock(&goro__sched.lock);
+    return GORO_EBUSY;
+  }
+  if (n > 0 && n != prev) resize_locked(n + atomic_load(&goro__sched.nborrowed));
   goro__unlock(&goro__sched.lock);
-  if (n > 0 && n != prev) goro__procresize(n);
+  if (n > 0 && n != prev) goro__wakep();
   return prev;
 }
 
@@ -452,6 +473,8 @@ static void free_all(void) {
     for (int i = 0; i < GSLAB; i++) {
       free(s->g[i].name);
       free(s->g[i].timer);
+      free(s->g[i].ssbuf); /* shared-stack goroutines left parked */
+      free(s->g[i].sswait);
 #ifdef GORO_TSAN
       if (s->g[i].tsan_fiber) __tsan_destroy_fiber(s->g[i].tsan_fiber);
 #endif
@@ -463,6 +486,7 @@ static void free_all(void) {
     p_t *p = goro__sched.allp[i];
     if (!p) continue;
     goro__timers_p_destroy(p);
+    if (p->ss_lo) goro__stack_put(NULL, p->ss_lo, GORO_SSTACK_SIZE); /* sstack.c */
     free(p);
   }
   for (m_t *m = goro__sched.allm, *n; m; m = n) {
@@ -554,7 +578,7 @@ int goro_run(goro_main_fn main_fn, void *arg) {
 
   atomic_store(&goro__sched.running, 1);
   main_args_t ma = {main_fn, arg};
-  int64_t mainid = goro__new_goroutine(main_entry, &ma, 0, NULL, __builtin_return_address(0));
+  int64_t mainid = goro__new_goroutine(main_entry, &ma, 0, NULL, __builtin_return_address(0), false);
   if (mainid < 0) {
     r = (int)mainid;
     goto out;

@@ -32,6 +32,7 @@
  * would keep the runtime's thread-count semantics but overflows small
  * goroutine stacks; getaddrinfo_a spawns a thread per request.
  */
+#include "sstack.h"
 #include "internal.h"
 
 #include <pthread.h>
@@ -119,50 +120,71 @@ int goro_getaddrinfo(const char *node, const char *service, const struct addrinf
   if (!res || (!node && !service)) return GORO_EINVAL;
   *res = NULL;
   g_t *g = goro__getg();
-  req_t r;
-  memset(&r, 0, sizeof r);
-  r.node = node;
-  r.service = service;
-  r.hints = hints;
-  r.g = g;
+  req_t rl, *r = &rl;
+  /* A shared-stack goroutine's request, and the strings and hints the
+   * resolver thread reads, live off its stack while it waits. */
+  size_t nlen = node ? strlen(node) + 1 : 0, slen = service ? strlen(service) + 1 : 0;
+  char *rec = goro__ss_wait_buf(g, GORO_SS_ALIGN(sizeof(req_t)) +
+                                       GORO_SS_ALIGN(sizeof(struct addrinfo)) + nlen + slen);
+  if (rec) {
+    r = (req_t *)(void *)rec;
+    char *p = rec + GORO_SS_ALIGN(sizeof(req_t));
+    if (hints) {
+      struct addrinfo *h = (struct addrinfo *)(void *)p;
+      *h = (struct addrinfo){.ai_flags = hints->ai_flags,
+                             .ai_family = hints->ai_family,
+                             .ai_socktype = hints->ai_socktype,
+                             .ai_protocol = hints->ai_protocol};
+      hints = h;
+    }
+    p += GORO_SS_ALIGN(sizeof(struct addrinfo));
+    if (node) node = memcpy(p, node, nlen);
+    p += nlen;
+    if (service) service = memcpy(p, service, slen);
+  }
+  memset(r, 0, sizeof *r);
+  r->node = node;
+  r->service = service;
+  r->hints = hints;
+  r->g = g;
   if (!g) {
     /* Not a goroutine: blocking this thread is what the caller expects. */
-    r.rc = getaddrinfo(node, service, hints, &r.res);
+    r->rc = getaddrinfo(node, service, hints, &r->res);
   } else {
     goro__preempt_point();
-    atomic_store(&r.state, REQ_QUEUED);
+    atomic_store(&r->state, REQ_QUEUED);
     pthread_mutex_lock(&pool.mu);
     if (pool.stop) {
       pthread_mutex_unlock(&pool.mu);
       return GORO_ENOTRUNNING;
     }
     if (pool.tail)
-      pool.tail->next = &r;
+      pool.tail->next = r;
     else
-      pool.head = &r;
-    pool.tail = &r;
+      pool.head = r;
+    pool.tail = r;
     maybe_start_thread();
     if (pool.nthreads == 0) {
       /* No thread could be started: resolve here after all. */
       pool.head = pool.tail = NULL;
       pthread_mutex_unlock(&pool.mu);
       goro_syscall_enter();
-      r.rc = getaddrinfo(node, service, hints, &r.res);
+      r->rc = getaddrinfo(node, service, hints, &r->res);
       goro_syscall_exit();
     } else {
       pthread_cond_signal(&pool.cv);
       pthread_mutex_unlock(&pool.mu);
       atomic_fetch_add(&goro__netpoll_waiters, 1);
-      goro__park(WR_RESOLVE, resolve_commit, &r);
+      goro__park(WR_RESOLVE, resolve_commit, r);
       atomic_fetch_sub(&goro__netpoll_waiters, 1);
     }
   }
-  if (r.rc != 0) {
-    if (detail) *detail = gai_strerror(r.rc);
+  if (r->rc != 0) {
+    if (detail) *detail = gai_strerror(r->rc);
     return GORO_ENAME;
   }
   if (detail) *detail = NULL;
-  *res = r.res;
+  *res = r->res;
   return 0;
 }
 

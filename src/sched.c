@@ -8,7 +8,11 @@
  * global queue every 61st slice, the local queue, the global queue, a
  * non-blocking netpoll, the other Ps (stealing, as a "spinning" M), and
  * finally gives up its P and blocks in the netpoller (one M at a time, until
- * the next timer) or sleeps on its note.
+ * the next timer) or sleeps on its note.  Shared-stack goroutines
+ * (sstack.c) never enter those queues: they wait in their home P's inbox,
+ * take turns with the local queue, always switch through g0 (which copies
+ * their stack out after they switch out and in before they run), and keep
+ * a P from going idle or being handed off while any wait for it.
  *
  * The spinning protocol (no lost wake-ups, no thundering herd):
  *  1. A submitter publishes work (run queue, timer heap), then calls
@@ -44,6 +48,7 @@
  * preemption (see preempt.c).
  */
 #include "sched.h"
+#include "sstack.h"
 
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -172,6 +177,11 @@ static void gentry(void *arg) {
 
 /* Give a never-run G its stack.  On g0. */
 static void start_g(p_t *p, g_t *g) {
+  if (g->shared) {
+    goro__ss_start(p, g);
+    goro__ctx_make(&g->ctx, g->stack_lo + GORO_PAGE, GORO_SSTACK_SIZE - GORO_PAGE, gentry, g);
+    return;
+  }
   int err = 0;
   char *lo = goro__stack_get(&p->stacks, g->stack_size, &err);
   if (!lo)
@@ -468,7 +478,9 @@ void goro__handoffp(p_t *p) {
     }
   }
   goro__lock(&goro__sched.lock);
-  if (atomic_load(&goro__sched.runqsize) > 0) {
+  /* Shared-stack goroutines queued for p: only p can run them, and a
+   * pusher that saw p busy counts on whoever holds it (sstack.c). */
+  if (atomic_load(&goro__sched.runqsize) > 0 || goro__ss_pending(p)) {
     goro__unlock(&goro__sched.lock);
     goro__startm(p, false, false);
     return;
@@ -632,7 +644,10 @@ top:;
     goro__unlock(&goro__sched.lock);
     if (g) return g;
   }
+  /* Shared-stack Gs of this P take turns with its local queue. */
+  if ((p->schedtick & 1) && (g = goro__ss_get(p)) != NULL) return g;
   if ((g = goro__runqget(p, inherit)) != NULL) return g;
+  if ((g = goro__ss_get(p)) != NULL) return g;
   if (atomic_load(&goro__sched.runqsize) > 0) {
     goro__lock(&goro__sched.lock);
     g = goro__globrunqget(p, 0);
@@ -682,6 +697,10 @@ top:;
     atomic_store(&goro__sched.needspinning, 0);
     m->spinning = true;
     atomic_fetch_add(&goro__sched.nmspinning, 1);
+    goro__unlock(&goro__sched.lock);
+    goto top;
+  }
+  if (goro__ss_pending(p)) { /* a pusher saw us running: see sstack.c */
     goro__unlock(&goro__sched.lock);
     goto top;
   }
@@ -756,6 +775,11 @@ top:;
 static void gdestroy(m_t *m, g_t *g) {
   p_t *p = m->p;
   atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
+  if (g->shared) {
+    g->stack_lo = NULL; /* its P's shared stack stays with the P */
+    g->stack_size = 0;
+    goro__ss_release(g);
+  }
   if (g->stack_lo) { /* NULL if exit_into_fresh passed it on */
     goro__stack_put(p ? &p->stacks : NULL, g->stack_lo, g->stack_size);
     g->stack_lo = NULL;
@@ -827,14 +851,19 @@ static g_t *complete_action(m_t *m, g_t *g, int act) {
     case ACT_PARK:
       return complete_park(m, g);
     case ACT_YIELD:
-      complete_yield(p, g);
-      return NULL;
     case ACT_PREEMPT:
-      atomic_fetch_add(&goro__sched.preemptions, 1);
-      atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-      goro__lock(&goro__sched.lock);
-      goro__globrunqput(g);
-      goro__unlock(&goro__sched.lock);
+      if (act == ACT_PREEMPT) atomic_fetch_add(&goro__sched.preemptions, 1);
+      if (g->shared) { /* back of its home P's line (sstack.c) */
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        goro__ss_put(g, false);
+      } else if (act == ACT_YIELD) {
+        complete_yield(p, g);
+      } else {
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        goro__lock(&goro__sched.lock);
+        goro__globrunqput(g);
+        goro__unlock(&goro__sched.lock);
+      }
       return NULL;
     case ACT_EXIT:
       gdestroy(m, g);
@@ -891,7 +920,10 @@ static void execute(m_t *m, g_t *g, bool inherit) {
   for (;;) {
     m->curg = g;
     account_slice(p, g, inherit);
-    if (!g->stack_lo) start_g(p, g);
+    if (!g->stack_lo)
+      start_g(p, g);
+    else if (g->shared)
+      goro__ss_restore(p, g);
     switch_to_g(m, g);
 
     /* Back on g0 (perhaps from another G than the one started above,
@@ -901,6 +933,7 @@ static void execute(m_t *m, g_t *g, bool inherit) {
     int act = m->action;
     m->action = ACT_NONE;
     p = m->p;
+    if (g->shared && act != ACT_EXIT) goro__ss_save(g); /* before the commit publishes it */
     if (!complete_action(m, g, act)) return;
     inherit = true; /* aborted park: resume at once, same slice */
   }
@@ -946,6 +979,11 @@ static noreturn NOINLINE void exit_into_fresh(m_t *m, p_t *p, g_t *g, g_t *next,
 static inline __attribute__((always_inline)) bool try_direct(m_t *m, g_t *g, int action) {
   p_t *p = m->p;
   if (UNLIKELY(!p || m->lockedg || atomic_load_explicit(&goro__sched.exiting, memory_order_relaxed)))
+    return false;
+  /* Shared-stack Gs switch through g0 (sstack.c), and waiting ones get
+   * their turn there. */
+  if (UNLIKELY(atomic_load_explicit(&goro__sched.sstack_used, memory_order_relaxed)) &&
+      (g->shared || goro__ss_pending(p)))
     return false;
   if (UNLIKELY(p->id >= atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed)))
     return false;

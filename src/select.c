@@ -35,6 +35,7 @@
  * (makes the common blocking case slower and is not atomic across
  * cases).
  */
+#include "sstack.h"
 #include "chan.h"
 
 #include <stdlib.h>
@@ -182,11 +183,27 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
   uint16_t *pollorder = small_orders, *lockorder = small_orders + SMALL_N;
   goro_chan **locks = small_locks;
   sudog_t *sg = small_sg;
-  void *heap = NULL;
-  if (n > SMALL_N) {
-    heap = malloc((size_t)n * (sizeof(sudog_t) + sizeof(goro_chan *) + 2 * sizeof(uint16_t)));
-    if (!heap) return GORO_ENOMEM;
-    sg = heap;
+  void *heap = NULL; /* malloc'd here, freed on return */
+  /* A shared-stack goroutine keeps its records and the values of its
+   * cases in its wait buffer, off its stack (sstack.c). */
+  g_t *self = NULL;
+  bool offstack = UNLIKELY(atomic_load_explicit(&goro__sched.sstack_used, memory_order_relaxed)) &&
+                  (self = goro__getg()) != NULL && self->shared;
+  char *ebuf = NULL;
+  if (n > SMALL_N || offstack) {
+    size_t blk = GORO_SS_ALIGN((size_t)n * (sizeof(sudog_t) + sizeof(goro_chan *) + 2 * sizeof(uint16_t)));
+    void *base;
+    if (offstack) {
+      size_t esz = 0;
+      for (int i = 0; i < n; i++)
+        if (cases[i].chan) esz += GORO_SS_ALIGN(cases[i].chan->elemsize);
+      base = goro__ss_wait_buf(self, blk + esz);
+      ebuf = (char *)base + blk;
+    } else {
+      base = heap = malloc(blk);
+      if (!heap) return GORO_ENOMEM;
+    }
+    sg = base;
     locks = (goro_chan **)(sg + n);
     pollorder = (uint16_t *)(locks + n);
     lockorder = pollorder + n;
@@ -270,8 +287,15 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
     int idx = lockorder[i];
     goro_case *k = &cases[idx];
     sudog_t *q = &sg[idx];
+    void *elem = k->elem;
+    if (ebuf && elem) {
+      uint32_t es = k->chan->elemsize;
+      if (k->dir == GORO_SEND) memcpy(ebuf, elem, es);
+      elem = ebuf;
+      ebuf += GORO_SS_ALIGN(es);
+    }
     q->g = g;
-    q->elem = k->elem;
+    q->elem = elem;
     q->c = k->chan;
     q->caseidx = idx;
     q->needcas = 1;
@@ -310,7 +334,10 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
     if (k->dir == GORO_RECV) {
       k->ok = won->success;
       k->err = won->success ? 0 : GORO_ECLOSED;
-      if (!won->success) goro__elem_zero(k->elem, k->chan->elemsize);
+      if (!won->success)
+        goro__elem_zero(k->elem, k->chan->elemsize);
+      else if (won->elem != k->elem)
+        memcpy(k->elem, won->elem, k->chan->elemsize); /* received off-stack */
     } else {
       k->err = won->success ? 0 : GORO_ECLOSED;
     }

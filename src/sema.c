@@ -41,6 +41,7 @@
  * plain list is shorter code for the common case.  One lock for the
  * whole program: every contended mutex in the program would serialize.
  */
+#include "sstack.h"
 #include "sema.h"
 
 #include "timer.h"
@@ -135,7 +136,9 @@ int goro__sem_acquire(_Atomic uint32_t *addr, bool lifo, int reason, int64_t dea
   if (deadline == 0) return GORO_ETIMEDOUT;
   sembucket_t *b = bucket_of(addr);
   g_t *g = goro__curg_or_external();
-  semwaiter_t w = {.g = g, .addr = addr};
+  semwaiter_t wl, *w = goro__ss_wait_buf(g, sizeof wl);
+  if (!w) w = &wl; /* shared-stack goroutines wait with the record off their stack */
+  *w = (semwaiter_t){.g = g, .addr = addr};
   for (;;) {
     if (deadline > 0 && goro__nanotime() >= deadline) return GORO_ETIMEDOUT;
     goro__lock(&b->lock);
@@ -145,20 +148,20 @@ int goro__sem_acquire(_Atomic uint32_t *addr, bool lifo, int reason, int64_t dea
       goro__unlock(&b->lock);
       return 0;
     }
-    w.ticket = false;
+    w->ticket = false;
     atomic_store(&g->selectdone, 0);
-    enqueue(b, &w, lifo);
+    enqueue(b, w, lifo);
     bool timedout = goro__park_dl(reason, goro__commit_unlock, &b->lock, deadline);
     if (timedout) {
       goro__lock(&b->lock);
-      if (w.queued) {
-        unlink_waiter(b, &w);
+      if (w->queued) {
+        unlink_waiter(b, w);
         atomic_fetch_sub(&b->nwait, 1);
       }
       goro__unlock(&b->lock);
       return GORO_ETIMEDOUT;
     }
-    if (w.ticket || goro__sem_try(addr)) return 0;
+    if (w->ticket || goro__sem_try(addr)) return 0;
     /* Woken without a unit: a newcomer took it.  Wait again. */
   }
 }

@@ -29,6 +29,7 @@
  * spent on the gap); a semaphore per cond (Signal could wake a waiter
  * that arrived after it).
  */
+#include "sstack.h"
 #include "sema.h"
 
 #include "timer.h"
@@ -100,16 +101,18 @@ int goro_cond_wait_dl(goro_cond *c, goro_mutex *mu, int64_t deadline) {
   goro__pd_use(c);
   cond_t *cv = CV(c);
   g_t *g = goro__curg_or_external();
-  condwaiter_t w = {.g = g};
+  condwaiter_t wl, *w = goro__ss_wait_buf(g, sizeof wl);
+  if (!w) w = &wl; /* shared-stack goroutines wait with the record off their stack */
+  *w = (condwaiter_t){.g = g};
   atomic_store(&g->selectdone, 0);
   goro__lock(&cv->lock);
-  w.prev = cv->tail;
+  w->prev = cv->tail;
   if (cv->tail)
-    cv->tail->next = &w;
+    cv->tail->next = w;
   else
-    cv->head = &w;
-  cv->tail = &w;
-  w.linked = true;
+    cv->head = w;
+  cv->tail = w;
+  w->linked = true;
   atomic_fetch_add(&cv->nwait, 1);
   goro__unlock(&cv->lock);
   goro_mutex_unlock(mu);
@@ -119,14 +122,14 @@ int goro_cond_wait_dl(goro_cond *c, goro_mutex *mu, int64_t deadline) {
     /* No park.  Claim selectdone first, so a waker that finds us
      * COMMITTED does not ready a goroutine that is running. */
     atomic_store(&g->selectdone, 1);
-    atomic_fetch_or(&w.state, CW_COMMITTED);
+    atomic_fetch_or(&w->state, CW_COMMITTED);
   } else {
-    goro__park_dl(WR_COND, cond_commit, &w, deadline);
-    while (!(atomic_load(&w.state) & CW_COMMITTED)) goro__cpu_relax();
+    goro__park_dl(WR_COND, cond_commit, w, deadline);
+    while (!(atomic_load(&w->state) & CW_COMMITTED)) goro__cpu_relax();
   }
   goro__lock(&cv->lock);
-  if (w.linked) {
-    unlink_w(cv, &w);
+  if (w->linked) {
+    unlink_w(cv, w);
     rc = GORO_ETIMEDOUT;
   } else {
     rc = 0; /* a waker unlinked us: signalled */

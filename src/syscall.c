@@ -19,6 +19,9 @@ void goro_syscall_enter(void) {
   m_t *m = goro__getm();
   g_t *g = m ? m->curg : NULL;
   if (!g || !m->p) return; /* foreign thread: nothing to hand off */
+  /* A shared-stack goroutine keeps its P: another M would run other
+   * goroutines on the stack it is still executing on (sstack.c). */
+  if (g->shared) return;
   p_t *p = m->p;
   atomic_store(&g->status, G_SYSCALL);
   atomic_store_explicit(&m->syscall_since, goro__nanotime(), memory_order_relaxed);

@@ -16,6 +16,7 @@
  * Locking: reads P fields racily by design (atomics); takes sched.lock only
  * through goro__handoffp and the netpoll injection.
  */
+#include "sstack.h"
 #include "sched.h"
 
 #include <pthread.h>
@@ -74,7 +75,7 @@ static int retake(int64_t now) {
         p->sysmon_syscallwhen = now;
         continue;
       }
-      if (goro__runq_empty(p) &&
+      if (goro__runq_empty(p) && !goro__ss_pending(p) &&
           atomic_load(&goro__sched.nmspinning) + atomic_load(&goro__sched.npidle) > 0 &&
           now - p->sysmon_syscallwhen < FORCE_PREEMPT_NS)
         continue;

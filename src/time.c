@@ -92,7 +92,7 @@ static void chan_fire(void *arg, int64_t now) {
 static void func_fire(void *arg, int64_t now) {
   (void)now;
   goro_timer *t = arg;
-  (void)goro__new_goroutine(t->fn, t->arg, 0, NULL, (void *)func_fire);
+  (void)goro__new_goroutine(t->fn, t->arg, 0, NULL, (void *)func_fire, false);
 }
 
 static int64_t when_after(int64_t delay) {

@@ -699,7 +699,7 @@ TEST(core_error_names_and_messages) {
   } while (0);
   GORO_ERRNO_MAP(CHECK_CODE)
 #undef CHECK_CODE
-  ASSERT_EQ(n, 18);
+  ASSERT_EQ(n, 19);
   /* Distinct codes. */
   int codes[] = {
 #define LIST_CODE(name, val, msg) GORO_##name,

@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 IMPLS = ("goro", "go", "pthread")
-HIGHER_IS_BETTER = {"rtt_per_s"}
+HIGHER_IS_BETTER = {"rtt_per_s", "rtt_per_s_own_stacks"}
 ORDER = ["spawn", "yield", "parked_mem_1e3", "parked_mem_1e4", "parked_mem_1e5",
          "parked_mem_1e6", "pingpong_1p", "pingpong_2p", "bufchan_1x1", "bufchan_4x4",
          "select4", "mutex_contended", "skynet", "sleep_100k", "echo_1000",

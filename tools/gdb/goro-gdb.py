@@ -122,6 +122,27 @@ def _read_word(addr):
     return int.from_bytes(bytes(mem), "little")
 
 
+def _stack_reader(g):
+    """A word reader for g's stack.  A parked shared-stack goroutine
+    (src/sstack.c) has its frames in a heap copy: the shared stack holds
+    another goroutine's meanwhile, so addresses are translated."""
+    try:
+        shared = int(g["shared"]) != 0
+    except gdb.error:
+        shared = False
+    if not shared or int(g["ssbuf"]) == 0:
+        return _read_word
+    top = int(g["stack_lo"]) + int(g["stack_size"])
+    n = int(g["sslen"])
+    buf = int(g["ssbuf"])
+
+    def read(addr):
+        if addr < top - n or addr + 8 > top:
+            raise gdb.MemoryError("outside the saved stack")
+        return _read_word(buf + (addr - (top - n)))
+    return read
+
+
 def _saved_pcs(g):
     """Return addresses of a parked goroutine, innermost first."""
     bounds = _stack_bounds(g)
@@ -129,6 +150,7 @@ def _saved_pcs(g):
         return []
     lo, hi = bounds
     sp = int(g["ctx"]["sp"])
+    _read_word = _stack_reader(g)
     try:
         fp = _read_word(sp + 0x30)
         pc = _read_word(sp + 0x38)

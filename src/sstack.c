@@ -1,0 +1,197 @@
+/* sstack.c - shared-stack goroutines: below a page per parked goroutine.
+ *
+ * A goroutine spawned with GORO_SHARED_STACK runs on the shared stack of
+ * its home P (GORO_SSTACK_SIZE bytes at a fixed address, guard page at
+ * the bottom).  Whenever it switches out (park, yield, preemption) the
+ * scheduler, on g0, copies the used part of that stack -- from its saved
+ * stack pointer to the top, ~640 B for a goroutine parked in a read -- to
+ * a heap buffer, and copies it back just before switching to it again.
+ * So a parked goroutine costs its saved bytes, its G record and its
+ * records below, not a page; a server's connection goroutines hold about
+ * a quarter of the memory.
+ *
+ * Invariants:
+ *  - Home for life.  The saved frames hold addresses inside the home P's
+ *    shared stack, so the goroutine can only run there.  It never enters
+ *    a run ring or runnext (thieves would move it): every path that makes
+ *    a G runnable (goro__runqput, goro__globrunqput) sends it here, to
+ *    the home P's inbox (a lock-free stack any thread pushes to; the owner
+ *    takes it whole and keeps a FIFO).  A pusher on another thread wakes
+ *    the home P by name if it is idle: under sched.lock it finds the P on
+ *    the idle list; a P going idle looks at its inbox under the same lock
+ *    (findrunnable), so one of the two sees the other.
+ *  - At most one goroutine's frames are live in a shared stack: it is
+ *    copied out on g0 right after it switches out, before anything else
+ *    runs on that P, and the direct G-to-G switch is never used for it.
+ *    The park's commit runs after the copy, while the stack still holds
+ *    the frames (commits read records in the parked frame).
+ *  - Nothing outside the goroutine touches its stack while it is parked:
+ *    every waiter record the runtime publishes for such a goroutine
+ *    (sudog and the value sent or received, select state, semaphore, Cond
+ *    and poll waiters, resolver request) lives in its wait buffer
+ *    (goro__ss_wait_buf) instead of its frame.  Pointers the program
+ *    itself gives away to its locals are its own business: documented in
+ *    goro.h.
+ *  - Blocking calls (goro_syscall_enter, goro_blocking, file I/O) keep
+ *    the P: another M would run other goroutines on the same shared
+ *    stack while this one still executes on it.  goro_lock_thread is
+ *    refused (a locked goroutine moves with its thread).  GOMAXPROCS may
+ *    not cut a P that is home to live shared-stack goroutines.
+ *
+ * Locks: the inbox is lock-free (CAS push, exchange pop); p->ssq_* and
+ * p->ss_lo belong to the P's owner; p->nshared is atomic, changed under
+ * sched.lock together with the home choice and read under it by
+ * GOMAXPROCS changes; g->ssbuf, g->sswait belong to the goroutine (and
+ * to g0 of its P while it switches).
+ *
+ * Rejected: releasing a private stack's pages while parked (madvise per
+ * park and a fault per resume: microseconds per round trip, and a peak
+ * is still a peak); moving stacks to another address (C pointers to
+ * locals cannot be found and fixed up); sub-page private stacks (no guard
+ * page possible); giving a P a fresh shared stack when it is handed off
+ * during a blocking call (the goroutines saved for the old stack would
+ * then wait for that call to end, and could deadlock on it).
+ */
+#include "sstack.h"
+
+#include "sched.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+p_t *goro__ss_home(void) {
+  static uint32_t next; /* sched.lock */
+  goro__lock(&goro__sched.lock);
+  int32_t n = atomic_load(&goro__sched.gomaxprocs) - atomic_load(&goro__sched.nborrowed);
+  p_t *p = n > 0 ? goro__sched.allp[next++ % (uint32_t)n] : NULL;
+  if (p) {
+    atomic_fetch_add(&p->nshared, 1);
+    atomic_store(&goro__sched.sstack_used, 1);
+  }
+  goro__unlock(&goro__sched.lock);
+  return p;
+}
+
+void goro__ss_release(g_t *g) {
+  free(g->ssbuf);
+  free(g->sswait);
+  g->ssbuf = NULL;
+  g->sswait = NULL;
+  g->sscap = g->sslen = 0;
+  g->sswaitcap = 0;
+  atomic_fetch_sub(&g->home->nshared, 1);
+  g->home = NULL;
+  g->shared = 0;
+}
+
+bool goro__ss_blocks_shrink(int n) {
+  int32_t all = atomic_load(&goro__sched.nallp);
+  for (int32_t i = n; i < all; i++) {
+    p_t *p = goro__sched.allp[i];
+    if (p && atomic_load(&p->nshared) > 0) return true;
+  }
+  return false;
+}
+
+void goro__ss_put(g_t *g, bool sched_locked) {
+  p_t *p = g->home;
+  g_t *old = atomic_load_explicit(&p->ssinbox, memory_order_relaxed);
+  do {
+    g->schedlink = old;
+  } while (!atomic_compare_exchange_weak_explicit(&p->ssinbox, &old, g, memory_order_release,
+                                                  memory_order_relaxed));
+  m_t *m = goro__getm();
+  if (m && m->p == p) return; /* running here: findrunnable will look */
+  if (!sched_locked) goro__lock(&goro__sched.lock);
+  if (atomic_load(&p->status) == P_IDLE) {
+    p_t **link = &goro__sched.pidle;
+    while (*link && *link != p) link = &(*link)->link;
+    if (*link) {
+      *link = p->link;
+      p->link = NULL;
+      atomic_fetch_sub(&goro__sched.npidle, 1);
+      goro__startm(p, false, true);
+    }
+  }
+  if (!sched_locked) goro__unlock(&goro__sched.lock);
+}
+
+g_t *goro__ss_get(p_t *p) {
+  if (!p->ssq_head) {
+    if (!atomic_load_explicit(&p->ssinbox, memory_order_relaxed)) return NULL;
+    g_t *l = atomic_exchange_explicit(&p->ssinbox, NULL, memory_order_acquire);
+    g_t *fifo = NULL; /* pushes came newest first */
+    while (l) {
+      g_t *next = l->schedlink;
+      l->schedlink = fifo;
+      fifo = l;
+      l = next;
+    }
+    p->ssq_head = fifo;
+  }
+  g_t *g = p->ssq_head;
+  if (g) {
+    p->ssq_head = g->schedlink;
+    g->schedlink = NULL;
+  }
+  return g;
+}
+
+void goro__ss_start(p_t *p, g_t *g) {
+  if (p != g->home) goro__throw("shared-stack goroutine %lld started off its home P", (long long)g->id);
+  if (!p->ss_lo) {
+    int err = 0;
+    p->ss_lo = goro__stack_get(&p->stacks, GORO_SSTACK_SIZE, &err);
+    if (!p->ss_lo) goro__fatal("cannot allocate a shared stack: %s", goro_strerror(err));
+  }
+  g->stack_lo = p->ss_lo;
+  g->stack_size = GORO_SSTACK_SIZE;
+}
+
+void goro__ss_save(g_t *g) {
+  char *top = g->stack_lo + GORO_SSTACK_SIZE;
+#if GORO_HAVE_SSTACK
+  char *sp = g->ctx.sp;
+#else
+  char *sp = top;
+  goro__throw("shared stacks are not built in");
+#endif
+  uint32_t n = (uint32_t)(top - sp);
+  if (n > g->sscap) {
+    uint32_t cap = (n + 255) & ~255u;
+    char *nb = malloc(cap);
+    if (!nb) goro__fatal("out of memory saving the stack of goroutine %lld", (long long)g->id);
+    free(g->ssbuf);
+    g->ssbuf = nb;
+    g->sscap = cap;
+  }
+  memcpy(g->ssbuf, sp, n);
+  g->sslen = n;
+}
+
+void goro__ss_restore(p_t *p, g_t *g) {
+  if (p != g->home) goro__throw("shared-stack goroutine %lld run off its home P", (long long)g->id);
+  memcpy(g->stack_lo + GORO_SSTACK_SIZE - g->sslen, g->ssbuf, g->sslen);
+}
+
+void *goro__ss_wait_buf_slow(g_t *g, size_t n) {
+  if (n > g->sswaitcap) {
+    size_t cap = GORO_SS_ALIGN(n);
+    void *nb = malloc(cap);
+    if (!nb) goro__fatal("out of memory for the wait records of goroutine %lld", (long long)g->id);
+    free(g->sswait);
+    g->sswait = nb;
+    g->sswaitcap = cap;
+  }
+  return g->sswait;
+}
+
+bool goro__ss_read_word(g_t *g, uintptr_t addr, uintptr_t *out) {
+  char *buf = g->ssbuf;
+  if (!g->shared || !buf || !g->stack_lo) return false;
+  uintptr_t top = (uintptr_t)g->stack_lo + GORO_SSTACK_SIZE;
+  uintptr_t lo = top - g->sslen;
+  if (addr < lo || addr + sizeof(uintptr_t) > top) return false;
+  memcpy(out, buf + (addr - lo), sizeof *out);
+  return true;
+}
