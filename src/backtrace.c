@@ -621,7 +621,7 @@ static void print_stack(dumpctx_t *d, g_t *g, uint32_t st) {
   stk_init(&s, g, d->win, d->wcap);
   /* Another goroutine may be running on a shared stack; a parked one's
    * frames are in its saved copy (best effort, as every read here). */
-  if (g->shared) s.saved = g;
+  if (g->ss) s.saved = g;
   uintptr_t pc, fp;
   if (!saved_regs(&s, g, &pc, &fp)) goto unavailable;
   walk(&s, pc, true, fp, &fr);

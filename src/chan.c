@@ -174,7 +174,7 @@ static inline __attribute__((always_inline)) int fast_unlock_ready(goro_chan *c,
   if (UNLIKELY(prev == 2) || UNLIKELY(!p) || UNLIKELY(g->external) ||
       UNLIKELY(atomic_load_explicit(&g->status, memory_order_acquire) != G_WAITING) ||
       UNLIKELY(atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL) ||
-      UNLIKELY(g->shared))
+      UNLIKELY(g->ss))
     return fast_finish_slow(c, prev, g);
   atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
   atomic_store_explicit(&g->waitreason, WR_NONE, memory_order_relaxed);
@@ -205,7 +205,7 @@ static NOINLINE int send_block_offstack(goro_chan *c, const void *elem, int64_t 
 
 static NOINLINE int send_block(goro_chan *c, const void *elem, int64_t deadline) {
   g_t *g = goro__chan_self();
-  if (UNLIKELY(g->shared)) return send_block_offstack(c, elem, deadline, g);
+  if (UNLIKELY(g->ss)) return send_block_offstack(c, elem, deadline, g);
   sudog_t s = {.g = g, .elem = (void *)elem, .c = c, .caseidx = -1};
   if (wait_on(c, &c->sendq, &s, WR_CHAN_SEND, deadline)) return GORO_ETIMEDOUT;
   return s.success ? 0 : GORO_ECLOSED;
@@ -326,7 +326,7 @@ static NOINLINE int recv_block(goro_chan *c, void *out, bool *ok, int64_t deadli
   g_t *g = goro__chan_self();
   sudog_t rl, *r = &rl;
   void *dst = out;
-  if (UNLIKELY(g->shared)) {
+  if (UNLIKELY(g->ss)) {
     /* Off its stack (sstack.c): the value is copied out once it runs. */
     char *rec = goro__ss_wait_buf(g, GORO_SS_ALIGN(sizeof(sudog_t)) + elemsize);
     r = (sudog_t *)(void *)rec;

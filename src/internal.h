@@ -208,6 +208,16 @@ enum {
 };
 HIDDEN const char *goro__waitreason_str(int wr);
 
+/* A shared-stack goroutine's state (sstack.c), apart from the G record
+ * so that other goroutines pay one pointer for it. */
+typedef struct goro__gss {
+  p_t *home;                 /* its P for life; it runs on home->ss_lo */
+  char *buf;                 /* saved stack bytes while off it (len of cap) */
+  uint32_t len, cap;
+  void *wait;                /* off-stack waiter records (waitcap bytes) */
+  size_t waitcap;
+} gss_t;
+
 struct goro__g {
   goro__ctx_t ctx;           /* saved context; valid when not running */
   g_t *schedlink;            /* run queue / free list link */
@@ -228,13 +238,7 @@ struct goro__g {
   m_t *lockedm;              /* M this G is wired to, or NULL */
   sudog_t *waiting;          /* this G's sudogs during select, in lock order */
   rtimer_t *timer;           /* lazily made timer for sleeps and deadlines */
-  /* shared-stack goroutines (sstack.c) */
-  uint8_t shared;            /* runs on home->ss_lo; saved to ssbuf while off it */
-  p_t *home;                 /* its P for life */
-  char *ssbuf;               /* saved stack bytes (sslen of sscap) */
-  uint32_t sslen, sscap;
-  void *sswait;              /* off-stack waiter records (sswaitcap bytes) */
-  size_t sswaitcap;
+  struct goro__gss *ss;      /* shared-stack state (sstack.c), NULL for other Gs */
   _Atomic(void *) waitobj;   /* object waited on (partial deadlock; relaxed) */
   int64_t parent_id;         /* goroutine that created it */
   void *creator_pc;          /* return address in the creator (for dumps) */

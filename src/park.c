@@ -123,7 +123,7 @@ void goro__ready_slow(g_t *g) {
     goro__futex_wake(&g->ext_wake, 1);
     return;
   }
-  if (g->shared) { /* only its home P runs it (sstack.c) */
+  if (g->ss) { /* only its home P runs it (sstack.c) */
     goro__ss_put(g, false);
     return;
   }

@@ -176,10 +176,15 @@ static int64_t newgoid(p_t *p) {
 int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char *name,
                             void *creator_pc, bool shared) {
   shared = shared && GORO_HAVE_SSTACK;
+  gss_t *ss = NULL;
+  if (UNLIKELY(shared) && !(ss = goro__ss_new())) return GORO_ENOMEM;
   m_t *m = goro__getm();
   p_t *p = m ? m->p : NULL;
   g_t *g = goro__galloc(p);
-  if (!g) return GORO_ENOMEM;
+  if (!g) {
+    goro__ss_release(ss);
+    return GORO_ENOMEM;
+  }
   g->fn = fn;
   g->arg = arg;
   g->stack_size = stack_size;
@@ -195,11 +200,7 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
   g_t *cur = m ? m->curg : NULL;
   g->parent_id = cur ? cur->id : 0;
   g->creator_pc = creator_pc;
-  if (UNLIKELY(shared)) { /* g->shared is 0 in every free G record */
-    /* Homes go round the Ps, so connection goroutines spread over all. */
-    g->home = goro__ss_home();
-    g->shared = g->home != NULL;
-  }
+  g->ss = ss; /* NULL in every free G record before this */
   g->name = NULL;
   if (name) {
     g->name = strndup(name, 31);
@@ -220,7 +221,7 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
   int64_t id = g->id;
   atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
   bool spilled = false;
-  if (UNLIKELY(g->shared)) {
+  if (UNLIKELY(g->ss)) {
     goro__ss_put(g, false);
   } else if (p) {
     /* runnext if it is free (the new goroutine runs next, as in Go);
@@ -309,7 +310,7 @@ int goro_lock_thread(void) {
   m_t *m = goro__getm();
   g_t *g = m ? m->curg : NULL;
   if (!g) return GORO_ENOTGOROUTINE;
-  if (g->shared) return GORO_EPERM; /* it lives on its P's stack, not a thread's */
+  if (g->ss) return GORO_EPERM; /* it lives on its P's stack, not a thread's */
   g->lockcount++;
   g->lockedm = m;
   m->lockedg = g;
@@ -473,8 +474,7 @@ static void free_all(void) {
     for (int i = 0; i < GSLAB; i++) {
       free(s->g[i].name);
       free(s->g[i].timer);
-      free(s->g[i].ssbuf); /* shared-stack goroutines left parked */
-      free(s->g[i].sswait);
+      goro__ss_free(s->g[i].ss); /* shared-stack goroutines left parked */
 #ifdef GORO_TSAN
       if (s->g[i].tsan_fiber) __tsan_destroy_fiber(s->g[i].tsan_fiber);
 #endif

@@ -11,7 +11,7 @@
 static inline __attribute__((always_inline)) void goro__ready_inline(g_t *g) {
   m_t *m = goro__getm();
   p_t *p = m ? m->p : NULL;
-  if (UNLIKELY(!p || g->external || g->shared ||
+  if (UNLIKELY(!p || g->external || g->ss ||
                atomic_load_explicit(&g->status, memory_order_acquire) != G_WAITING)) {
     goro__ready_slow(g);
     return;

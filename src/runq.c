@@ -38,7 +38,7 @@
  * misses. */
 
 void goro__globrunqputbatch(g_t *head, g_t *tail, int n) {
-  if (UNLIKELY(head->shared)) goro__throw("shared-stack goroutine %lld in a run queue", (long long)head->id);
+  if (UNLIKELY(head->ss)) goro__throw("shared-stack goroutine %lld in a run queue", (long long)head->id);
   tail->schedlink = NULL;
   head->batchtail = tail;
   head->batchn = (uint32_t)n;
@@ -127,7 +127,7 @@ static bool runqputslow(p_t *p, g_t *g, uint32_t h, uint32_t t) {
 }
 
 bool goro__runqput_slow(p_t *p, g_t *g, bool next) {
-  if (UNLIKELY(g->shared)) goro__throw("shared-stack goroutine %lld in a run queue", (long long)g->id);
+  if (UNLIKELY(g->ss)) goro__throw("shared-stack goroutine %lld in a run queue", (long long)g->id);
   if (next) {
     /* runnext was full (the inline fast path fills an empty one); it may
      * be stolen meanwhile, hence the exchange. */

@@ -177,7 +177,7 @@ static void gentry(void *arg) {
 
 /* Give a never-run G its stack.  On g0. */
 static void start_g(p_t *p, g_t *g) {
-  if (g->shared) {
+  if (g->ss) {
     goro__ss_start(p, g);
     goro__ctx_make(&g->ctx, g->stack_lo + GORO_PAGE, GORO_SSTACK_SIZE - GORO_PAGE, gentry, g);
     return;
@@ -775,10 +775,12 @@ top:;
 static void gdestroy(m_t *m, g_t *g) {
   p_t *p = m->p;
   atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
-  if (g->shared) {
+  if (g->ss) {
     g->stack_lo = NULL; /* its P's shared stack stays with the P */
     g->stack_size = 0;
-    goro__ss_release(g);
+    gss_t *ss = g->ss;
+    g->ss = NULL;
+    goro__ss_release(ss);
   }
   if (g->stack_lo) { /* NULL if exit_into_fresh passed it on */
     goro__stack_put(p ? &p->stacks : NULL, g->stack_lo, g->stack_size);
@@ -853,7 +855,7 @@ static g_t *complete_action(m_t *m, g_t *g, int act) {
     case ACT_YIELD:
     case ACT_PREEMPT:
       if (act == ACT_PREEMPT) atomic_fetch_add(&goro__sched.preemptions, 1);
-      if (g->shared) { /* back of its home P's line (sstack.c) */
+      if (g->ss) { /* back of its home P's line (sstack.c) */
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
         goro__ss_put(g, false);
       } else if (act == ACT_YIELD) {
@@ -922,7 +924,7 @@ static void execute(m_t *m, g_t *g, bool inherit) {
     account_slice(p, g, inherit);
     if (!g->stack_lo)
       start_g(p, g);
-    else if (g->shared)
+    else if (g->ss)
       goro__ss_restore(p, g);
     switch_to_g(m, g);
 
@@ -933,7 +935,7 @@ static void execute(m_t *m, g_t *g, bool inherit) {
     int act = m->action;
     m->action = ACT_NONE;
     p = m->p;
-    if (g->shared && act != ACT_EXIT) goro__ss_save(g); /* before the commit publishes it */
+    if (g->ss && act != ACT_EXIT) goro__ss_save(g); /* before the commit publishes it */
     if (!complete_action(m, g, act)) return;
     inherit = true; /* aborted park: resume at once, same slice */
   }
@@ -983,7 +985,7 @@ static inline __attribute__((always_inline)) bool try_direct(m_t *m, g_t *g, int
   /* Shared-stack Gs switch through g0 (sstack.c), and waiting ones get
    * their turn there. */
   if (UNLIKELY(atomic_load_explicit(&goro__sched.sstack_used, memory_order_relaxed)) &&
-      (g->shared || goro__ss_pending(p)))
+      (g->ss || goro__ss_pending(p)))
     return false;
   if (UNLIKELY(p->id >= atomic_load_explicit(&goro__sched.gomaxprocs, memory_order_relaxed)))
     return false;

@@ -188,7 +188,7 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
    * cases in its wait buffer, off its stack (sstack.c). */
   g_t *self = NULL;
   bool offstack = UNLIKELY(atomic_load_explicit(&goro__sched.sstack_used, memory_order_relaxed)) &&
-                  (self = goro__getg()) != NULL && self->shared;
+                  (self = goro__getg()) != NULL && self->ss;
   char *ebuf = NULL;
   if (n > SMALL_N || offstack) {
     size_t blk = GORO_SS_ALIGN((size_t)n * (sizeof(sudog_t) + sizeof(goro_chan *) + 2 * sizeof(uint16_t)));

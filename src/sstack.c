@@ -41,7 +41,7 @@
  * Locks: the inbox is lock-free (CAS push, exchange pop); p->ssq_* and
  * p->ss_lo belong to the P's owner; p->nshared is atomic, changed under
  * sched.lock together with the home choice and read under it by
- * GOMAXPROCS changes; g->ssbuf, g->sswait belong to the goroutine (and
+ * GOMAXPROCS changes; g->ss belongs to the goroutine (and
  * to g0 of its P while it switches).
  *
  * Rejected: releasing a private stack's pages while parked (madvise per
@@ -59,29 +59,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-p_t *goro__ss_home(void) {
+gss_t *goro__ss_new(void) {
   static uint32_t next; /* sched.lock */
+  gss_t *ss = calloc(1, sizeof *ss);
+  if (!ss) return NULL;
+  /* Homes go round the Ps, so connection goroutines spread over all. */
   goro__lock(&goro__sched.lock);
   int32_t n = atomic_load(&goro__sched.gomaxprocs) - atomic_load(&goro__sched.nborrowed);
-  p_t *p = n > 0 ? goro__sched.allp[next++ % (uint32_t)n] : NULL;
-  if (p) {
-    atomic_fetch_add(&p->nshared, 1);
-    atomic_store(&goro__sched.sstack_used, 1);
-  }
+  ss->home = goro__sched.allp[next++ % (uint32_t)n];
+  atomic_fetch_add(&ss->home->nshared, 1);
+  atomic_store(&goro__sched.sstack_used, 1);
   goro__unlock(&goro__sched.lock);
-  return p;
+  return ss;
 }
 
-void goro__ss_release(g_t *g) {
-  free(g->ssbuf);
-  free(g->sswait);
-  g->ssbuf = NULL;
-  g->sswait = NULL;
-  g->sscap = g->sslen = 0;
-  g->sswaitcap = 0;
-  atomic_fetch_sub(&g->home->nshared, 1);
-  g->home = NULL;
-  g->shared = 0;
+void goro__ss_free(gss_t *ss) {
+  if (!ss) return;
+  free(ss->buf);
+  free(ss->wait);
+  free(ss);
+}
+
+void goro__ss_release(gss_t *ss) {
+  if (!ss) return;
+  atomic_fetch_sub(&ss->home->nshared, 1);
+  goro__ss_free(ss);
 }
 
 bool goro__ss_blocks_shrink(int n) {
@@ -94,7 +96,7 @@ bool goro__ss_blocks_shrink(int n) {
 }
 
 void goro__ss_put(g_t *g, bool sched_locked) {
-  p_t *p = g->home;
+  p_t *p = g->ss->home;
   g_t *old = atomic_load_explicit(&p->ssinbox, memory_order_relaxed);
   do {
     g->schedlink = old;
@@ -138,7 +140,7 @@ g_t *goro__ss_get(p_t *p) {
 }
 
 void goro__ss_start(p_t *p, g_t *g) {
-  if (p != g->home) goro__throw("shared-stack goroutine %lld started off its home P", (long long)g->id);
+  if (p != g->ss->home) goro__throw("shared-stack goroutine %lld started off its home P", (long long)g->id);
   if (!p->ss_lo) {
     int err = 0;
     p->ss_lo = goro__stack_get(&p->stacks, GORO_SSTACK_SIZE, &err);
@@ -157,40 +159,41 @@ void goro__ss_save(g_t *g) {
   goro__throw("shared stacks are not built in");
 #endif
   uint32_t n = (uint32_t)(top - sp);
-  if (n > g->sscap) {
+  if (n > g->ss->cap) {
     uint32_t cap = (n + 255) & ~255u;
     char *nb = malloc(cap);
     if (!nb) goro__fatal("out of memory saving the stack of goroutine %lld", (long long)g->id);
-    free(g->ssbuf);
-    g->ssbuf = nb;
-    g->sscap = cap;
+    free(g->ss->buf);
+    g->ss->buf = nb;
+    g->ss->cap = cap;
   }
-  memcpy(g->ssbuf, sp, n);
-  g->sslen = n;
+  memcpy(g->ss->buf, sp, n);
+  g->ss->len = n;
 }
 
 void goro__ss_restore(p_t *p, g_t *g) {
-  if (p != g->home) goro__throw("shared-stack goroutine %lld run off its home P", (long long)g->id);
-  memcpy(g->stack_lo + GORO_SSTACK_SIZE - g->sslen, g->ssbuf, g->sslen);
+  if (p != g->ss->home) goro__throw("shared-stack goroutine %lld run off its home P", (long long)g->id);
+  memcpy(g->stack_lo + GORO_SSTACK_SIZE - g->ss->len, g->ss->buf, g->ss->len);
 }
 
 void *goro__ss_wait_buf_slow(g_t *g, size_t n) {
-  if (n > g->sswaitcap) {
+  if (n > g->ss->waitcap) {
     size_t cap = GORO_SS_ALIGN(n);
     void *nb = malloc(cap);
     if (!nb) goro__fatal("out of memory for the wait records of goroutine %lld", (long long)g->id);
-    free(g->sswait);
-    g->sswait = nb;
-    g->sswaitcap = cap;
+    free(g->ss->wait);
+    g->ss->wait = nb;
+    g->ss->waitcap = cap;
   }
-  return g->sswait;
+  return g->ss->wait;
 }
 
 bool goro__ss_read_word(g_t *g, uintptr_t addr, uintptr_t *out) {
-  char *buf = g->ssbuf;
-  if (!g->shared || !buf || !g->stack_lo) return false;
+  gss_t *ss = g->ss;
+  char *buf = ss ? ss->buf : NULL;
+  if (!buf || !g->stack_lo) return false;
   uintptr_t top = (uintptr_t)g->stack_lo + GORO_SSTACK_SIZE;
-  uintptr_t lo = top - g->sslen;
+  uintptr_t lo = top - ss->len;
   if (addr < lo || addr + sizeof(uintptr_t) > top) return false;
   memcpy(out, buf + (addr - lo), sizeof *out);
   return true;

@@ -16,11 +16,14 @@
 #define GORO_HAVE_SSTACK 0
 #endif
 
-/* Choose the home P of a new shared-stack goroutine and count it there.
- * Returns NULL if the runtime has no P (not running). */
-HIDDEN p_t *goro__ss_home(void);
-/* g has ended: free its saved stack and records, uncount it. */
-HIDDEN void goro__ss_release(g_t *g);
+/* State for a new shared-stack goroutine, its home P chosen and counted;
+ * NULL if out of memory.  The runtime must be running. */
+HIDDEN gss_t *goro__ss_new(void);
+/* A shared-stack goroutine has ended (or never started): uncount it and
+ * free its state (NULL: nothing). */
+HIDDEN void goro__ss_release(gss_t *ss);
+/* Free a state left behind at goro_run's end. */
+HIDDEN void goro__ss_free(gss_t *ss);
 /* Queue runnable g on its home P (from any thread); wakes the P if idle. */
 HIDDEN __attribute__((cold)) void goro__ss_put(g_t *g, bool sched_locked);
 /* The next runnable shared-stack goroutine of p, or NULL (p's owner). */
@@ -39,7 +42,7 @@ HIDDEN bool goro__ss_blocks_shrink(int n);
  * before the records are published; valid until the next call. */
 HIDDEN void *goro__ss_wait_buf_slow(g_t *g, size_t n);
 static inline void *goro__ss_wait_buf(g_t *g, size_t n) {
-  if (LIKELY(!g || !g->shared)) return NULL;
+  if (LIKELY(!g || !g->ss)) return NULL;
   return goro__ss_wait_buf_slow(g, n);
 }
 /* Read the word at stack address addr of parked shared-stack g from its

@@ -21,7 +21,7 @@ void goro_syscall_enter(void) {
   if (!g || !m->p) return; /* foreign thread: nothing to hand off */
   /* A shared-stack goroutine keeps its P: another M would run other
    * goroutines on the stack it is still executing on (sstack.c). */
-  if (g->shared) return;
+  if (g->ss) return;
   p_t *p = m->p;
   atomic_store(&g->status, G_SYSCALL);
   atomic_store_explicit(&m->syscall_since, goro__nanotime(), memory_order_relaxed);

@@ -33,10 +33,10 @@ static void assert_at_home(void) {
 #if GORO_HAVE_SSTACK
   m_t *m = goro__getm();
   g_t *g = m->curg;
-  ASSERT(g->shared);
-  ASSERT(m->p == g->home);
+  ASSERT(g->ss);
+  ASSERT(m->p == g->ss->home);
   char here;
-  ASSERT((char *)&here > g->home->ss_lo && (char *)&here < g->home->ss_lo + GORO_SSTACK_SIZE);
+  ASSERT((char *)&here > g->ss->home->ss_lo && (char *)&here < g->ss->home->ss_lo + GORO_SSTACK_SIZE);
 #endif
 }
 

@@ -127,14 +127,14 @@ def _stack_reader(g):
     (src/sstack.c) has its frames in a heap copy: the shared stack holds
     another goroutine's meanwhile, so addresses are translated."""
     try:
-        shared = int(g["shared"]) != 0
+        ss = g["ss"]
     except gdb.error:
-        shared = False
-    if not shared or int(g["ssbuf"]) == 0:
+        return _read_word
+    if int(ss) == 0 or int(ss["buf"]) == 0:
         return _read_word
     top = int(g["stack_lo"]) + int(g["stack_size"])
-    n = int(g["sslen"])
-    buf = int(g["ssbuf"])
+    n = int(ss["len"])
+    buf = int(ss["buf"])
 
     def read(addr):
         if addr < top - n or addr + 8 > top:
