@@ -1,5 +1,7 @@
 /* parked.c - a goro program for tests/test_gdb.sh: three goroutines parked
- * on a channel receive two calls deep, one sleeping, and the main
+ * on a channel receive two calls deep (the third, goroutine 4, on a
+ * shared stack, which other shared-stack goroutines then overwrite: its
+ * frames must be read from its saved copy), one sleeping, and the main
  * goroutine stopped in gdb_stop_here (a breakpoint for the live test),
  * after which it aborts (for the core-file test).  With GORO_GDB_WAIT set
  * it waits for stdin to close there instead, for gdb to attach.
@@ -12,6 +14,7 @@
  * reports. */
 #include <goro.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -66,15 +69,34 @@ __attribute__((noinline)) void gdb_stop_here(void) {
   __asm__ __volatile__("" ::: "memory");
 }
 
+static _Atomic int scribblers_done;
+
+/* Runs on the shared stacks after goroutine 4 parked, deep enough to
+ * overwrite what its frames left there. */
+__attribute__((noinline)) static void gdb_scribbler(void *arg) {
+  (void)arg;
+  volatile char junk[2048];
+  for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)0xA5;
+  goro_sleep(GORO_MILLISECOND);
+  atomic_fetch_add(&scribblers_done, 1);
+  __asm__ __volatile__("" ::: "memory");
+}
+
 static int gdb_main(void *arg) {
   (void)arg;
   ASSERT(goro_chan_make(&never, sizeof(int), 0) == 0);
-  for (int i = 0; i < 3; i++) ASSERT(goro_go(gdb_parked_worker, NULL) > 0);
+  for (int i = 0; i < 2; i++) ASSERT(goro_go(gdb_parked_worker, NULL) > 0);
+  goro_opts shared = {.flags = GORO_SHARED_STACK};
+  ASSERT(goro_go_opts(gdb_parked_worker, NULL, &shared) > 0);
   ASSERT(goro_go(gdb_sleeper, NULL) > 0);
   /* Wait until all four are parked (not a fixed nap: a slow machine). */
   int64_t deadline = goro_now() + 10 * GORO_SECOND;
   while (parked_now() < 4 && goro_now() < deadline) goro_sleep(GORO_MILLISECOND);
   ASSERT(parked_now() == 4);
+  /* Spawns go round the processors: four cover goroutine 4's. */
+  for (int i = 0; i < 4; i++) ASSERT(goro_go_opts(gdb_scribbler, NULL, &shared) > 0);
+  while (atomic_load(&scribblers_done) < 4 && goro_now() < deadline) goro_sleep(GORO_MILLISECOND);
+  ASSERT(atomic_load(&scribblers_done) == 4 && parked_now() == 4);
   printf("parked\n");
   fflush(stdout);
   gdb_stop_here();
