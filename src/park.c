@@ -124,7 +124,7 @@ void goro__ready_slow(g_t *g) {
     return;
   }
   if (g->ss) { /* only its home P runs it (sstack.c) */
-    goro__ss_put(g, false);
+    goro__ss_put(g);
     return;
   }
   m_t *m = goro__getm();

@@ -222,7 +222,7 @@ int64_t goro__new_goroutine(goro_fn fn, void *arg, size_t stack_size, const char
   atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
   bool spilled = false;
   if (UNLIKELY(g->ss)) {
-    goro__ss_put(g, false);
+    goro__ss_put(g);
   } else if (p) {
     /* runnext if it is free (the new goroutine runs next, as in Go);
      * else the ring's tail, rather than kicking the runnext goroutine

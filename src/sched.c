@@ -478,9 +478,7 @@ void goro__handoffp(p_t *p) {
     }
   }
   goro__lock(&goro__sched.lock);
-  /* Shared-stack goroutines queued for p: only p can run them, and a
-   * pusher that saw p busy counts on whoever holds it (sstack.c). */
-  if (atomic_load(&goro__sched.runqsize) > 0 || goro__ss_pending(p)) {
+  if (atomic_load(&goro__sched.runqsize) > 0) {
     goro__unlock(&goro__sched.lock);
     goro__startm(p, false, false);
     return;
@@ -495,6 +493,13 @@ void goro__handoffp(p_t *p) {
   }
   int64_t when = goro__timers_next(p);
   goro__pidleput(p);
+  if (goro__ss_reclaim(p)) {
+    /* Shared-stack goroutines wait for p, and only p runs them; a pusher
+     * that saw p busy counts on whoever holds it (sstack.c). */
+    goro__unlock(&goro__sched.lock);
+    goro__startm(p, false, false);
+    return;
+  }
   goro__unlock(&goro__sched.lock);
   kick_moved_timers();
   if (when != -1) goro__wake_netpoller(when);
@@ -700,12 +705,13 @@ top:;
     goro__unlock(&goro__sched.lock);
     goto top;
   }
-  if (goro__ss_pending(p)) { /* a pusher saw us running: see sstack.c */
-    goro__unlock(&goro__sched.lock);
-    goto top;
-  }
   p_t *released = goro__releasep(m);
   goro__pidleput(released);
+  if (goro__ss_reclaim(released)) { /* a pusher saw it running: see sstack.c */
+    goro__unlock(&goro__sched.lock);
+    goro__acquirep(m, released);
+    goto top;
+  }
   goro__unlock(&goro__sched.lock);
   kick_moved_timers();
 
@@ -857,7 +863,7 @@ static g_t *complete_action(m_t *m, g_t *g, int act) {
       if (act == ACT_PREEMPT) atomic_fetch_add(&goro__sched.preemptions, 1);
       if (g->ss) { /* back of its home P's line (sstack.c) */
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-        goro__ss_put(g, false);
+        goro__ss_put(g);
       } else if (act == ACT_YIELD) {
         complete_yield(p, g);
       } else {

@@ -17,9 +17,12 @@
  *    a G runnable (goro__runqput, goro__globrunqput) sends it here, to
  *    the home P's inbox (a lock-free stack any thread pushes to; the owner
  *    takes it whole and keeps a FIFO).  A pusher on another thread wakes
- *    the home P by name if it is idle: under sched.lock it finds the P on
- *    the idle list; a P going idle looks at its inbox under the same lock
- *    (findrunnable), so one of the two sees the other.
+ *    the home P by name if it is idle (under sched.lock, off the idle
+ *    list).  It looks at the P's status without the lock: the pusher
+ *    pushes then loads the status, a P going idle (findrunnable, a
+ *    hand-off) stores P_IDLE then loads the inbox and takes itself back
+ *    if anything arrived (goro__ss_reclaim), all seq-cst, so at least
+ *    one of the two sees the other.
  *  - At most one goroutine's frames are live in a shared stack: it is
  *    copied out on g0 right after it switches out, before anything else
  *    runs on that P, and the direct G-to-G switch is never used for it.
@@ -38,7 +41,7 @@
  *    refused (a locked goroutine moves with its thread).  GOMAXPROCS may
  *    not cut a P that is home to live shared-stack goroutines.
  *
- * Locks: the inbox is lock-free (CAS push, exchange pop); p->ssq_* and
+ * Locks: the inbox is lock-free (CAS push, exchange pop); p->ssq_head and
  * p->ss_lo belong to the P's owner; p->nshared is atomic, changed under
  * sched.lock together with the home choice and read under it by
  * GOMAXPROCS changes; g->ss belongs to the goroutine (and
@@ -95,16 +98,20 @@ bool goro__ss_blocks_shrink(int n) {
   return false;
 }
 
-void goro__ss_put(g_t *g, bool sched_locked) {
+void goro__ss_put(g_t *g) {
   p_t *p = g->ss->home;
   g_t *old = atomic_load_explicit(&p->ssinbox, memory_order_relaxed);
   do {
     g->schedlink = old;
-  } while (!atomic_compare_exchange_weak_explicit(&p->ssinbox, &old, g, memory_order_release,
-                                                  memory_order_relaxed));
+  } while (!atomic_compare_exchange_weak(&p->ssinbox, &old, g)); /* seq-cst: see below */
   m_t *m = goro__getm();
   if (m && m->p == p) return; /* running here: findrunnable will look */
-  if (!sched_locked) goro__lock(&goro__sched.lock);
+  /* A P that is not idle finds the inbox itself.  The race with a P
+   * going idle is Dekker's: we push, then load its status; it stores
+   * P_IDLE, then loads the inbox (goro__ss_reclaim), both seq-cst, so at
+   * least one of us sees the other. */
+  if (atomic_load(&p->status) != P_IDLE) return;
+  goro__lock(&goro__sched.lock);
   if (atomic_load(&p->status) == P_IDLE) {
     p_t **link = &goro__sched.pidle;
     while (*link && *link != p) link = &(*link)->link;
@@ -115,7 +122,14 @@ void goro__ss_put(g_t *g, bool sched_locked) {
       goro__startm(p, false, true);
     }
   }
-  if (!sched_locked) goro__unlock(&goro__sched.lock);
+  goro__unlock(&goro__sched.lock);
+}
+
+bool goro__ss_reclaim(p_t *p) {
+  if (!atomic_load(&p->ssinbox) && !p->ssq_head) return false;
+  if (atomic_load(&p->status) != P_IDLE || goro__sched.pidle != p) return false; /* retired */
+  goro__pidleget();
+  return true;
 }
 
 g_t *goro__ss_get(p_t *p) {

@@ -24,8 +24,13 @@ HIDDEN gss_t *goro__ss_new(void);
 HIDDEN void goro__ss_release(gss_t *ss);
 /* Free a state left behind at goro_run's end. */
 HIDDEN void goro__ss_free(gss_t *ss);
-/* Queue runnable g on its home P (from any thread); wakes the P if idle. */
-HIDDEN __attribute__((cold)) void goro__ss_put(g_t *g, bool sched_locked);
+/* Queue runnable g on its home P (from any thread); wakes the P if idle.
+ * Not under sched.lock. */
+HIDDEN __attribute__((cold)) void goro__ss_put(g_t *g);
+/* sched.lock held, p just put on the idle list: if a shared-stack
+ * goroutine arrived for p meanwhile, take p off the list again and return
+ * true (the caller runs p or starts an M for it). */
+HIDDEN bool goro__ss_reclaim(p_t *p);
 /* The next runnable shared-stack goroutine of p, or NULL (p's owner). */
 HIDDEN g_t *goro__ss_get(p_t *p);
 /* Give g the shared stack of its home p the first time it runs (on g0). */
