@@ -42,27 +42,43 @@ typedef struct goro__rtimer rtimer_t;
 /* Low-level locks (block the M; held only for short critical sections) */
 /* ------------------------------------------------------------------ */
 
-/* A futex word: 0 unlocked, 1 locked, 2 locked with sleepers.  Zero is a
+/* One 32-bit futex word: v (0 unlocked, 1 locked) in the low half, the
+ * number of threads asleep on it in the high half (lock.c).  Zero is a
  * valid unlocked lock.  Never park a goroutine while holding one except
  * through goro__park's commit, which releases it on the scheduler stack. */
-typedef struct { _Atomic uint32_t v; } goro__lock_t;
+typedef union {
+  _Atomic uint32_t word; /* what the kernel compares */
+  struct {
+    _Atomic uint16_t v;
+    _Atomic uint16_t sleepers;
+  };
+} goro__lock_t;
+_Static_assert(sizeof(goro__lock_t) == 4, "goro__lock_t is one futex word");
 HIDDEN void goro__lock_slow(goro__lock_t *l);
 HIDDEN void goro__unlock_slow(goro__lock_t *l);
 static inline void goro__lock(goro__lock_t *l) {
-  uint32_t z = 0;
+  uint16_t z = 0;
   if (LIKELY(atomic_compare_exchange_strong_explicit(&l->v, &z, 1, memory_order_acquire,
                                                      memory_order_relaxed)))
     return;
   goro__lock_slow(l);
 }
 static inline bool goro__trylock(goro__lock_t *l) {
-  uint32_t z = 0;
+  uint16_t z = 0;
   return atomic_compare_exchange_strong_explicit(&l->v, &z, 1, memory_order_acquire,
                                                  memory_order_relaxed);
 }
+/* Release l; true if a sleeper should be woken (goro__unlock_slow).  The
+ * count is read before the release: once l is free, another thread may
+ * take it and free the memory it lives in (lock.c on the wake-up this can
+ * miss). */
+static inline bool goro__unlock_fast(goro__lock_t *l) {
+  bool sleepers = atomic_load_explicit(&l->sleepers, memory_order_relaxed) != 0;
+  atomic_store_explicit(&l->v, 0, memory_order_release);
+  return sleepers;
+}
 static inline void goro__unlock(goro__lock_t *l) {
-  if (UNLIKELY(atomic_exchange_explicit(&l->v, 0, memory_order_release) == 2))
-    goro__unlock_slow(l);
+  if (UNLIKELY(goro__unlock_fast(l))) goro__unlock_slow(l);
 }
 
 /* One-shot-per-use sleep/wake word for an M (Go's note). */

@@ -220,7 +220,7 @@ void goro__rtimer_init(rtimer_t *t, goro__rtimer_fn f, void *arg) {
   t->arg = arg;
   t->when = 0;
   t->period = 0;
-  atomic_store(&t->lock.v, 0);
+  atomic_store(&t->lock.word, 0);
   atomic_store(&t->state, 0);
   t->p = NULL;
   t->idx = -1;

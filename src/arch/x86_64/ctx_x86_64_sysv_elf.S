@@ -59,7 +59,7 @@ goro__ctx_switch:
  * `from`'s stack after that).  The park of a goroutine whose commit is a
  * plain unlock (channels, semaphores, the netpoller) uses it on the direct
  * G-to-G path, so the woken-up side has nothing left to finish.  A lock
- * with sleepers (old value 2) is woken through goro__unlock_slow, called
+ * with sleepers (goro__lock_t.sleepers) is woken through goro__unlock_slow, called
  * on `to`'s stack below its saved frame (rsp is 16-byte aligned there). */
 	.globl	goro__ctx_switch_unlock
 	.hidden	goro__ctx_switch_unlock
@@ -85,10 +85,10 @@ goro__ctx_switch_unlock:
 	fnstcw	4(%rsp)
 	movq	%rsp, (%rdi)            /* from is saved */
 	movq	(%rsi), %rsp            /* now on to's stack */
-	xorl	%eax, %eax
-	xchgl	%eax, (%rdx)            /* unlock (release, full barrier) */
-	cmpl	$2, %eax
-	jne	1f
+	movzwl	2(%rdx), %eax           /* sleepers, read first: goro__unlock_fast */
+	movw	$0, (%rdx)              /* unlock */
+	testl	%eax, %eax
+	je	1f
 	movq	%rdx, %rdi
 	call	goro__unlock_slow       /* wake a sleeper of the lock */
 1:
