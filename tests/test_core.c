@@ -387,6 +387,42 @@ GTEST(core_lock_thread_keeps_thread) {
   WAIT_FOR(&lt_exited, 4, 10);
 }
 
+/* The M-level lock (lock.c): unlock is a plain store and a load of the
+ * sleeper count.  Threads that hold it for milliseconds push the others
+ * into the futex sleep; exclusion must hold and every one must get
+ * through (a lost wake-up would only delay a sleeper by its 1 ms bound). */
+enum { MLOCK_THREADS = 4, MLOCK_ITERS = 3000 };
+static goro__lock_t mlock;
+static int mlock_inside;          /* guarded by mlock */
+static long mlock_count;          /* guarded by mlock */
+static _Atomic int mlock_saw_sleeper, mlock_overlap;
+
+static void *mlock_worker(void *arg) {
+  (void)arg;
+  for (int i = 0; i < MLOCK_ITERS; i++) {
+    goro__lock(&mlock);
+    if (mlock_inside++) atomic_store(&mlock_overlap, 1);
+    mlock_count++;
+    if (i % 500 == 0) {
+      usleep(2000); /* long enough for the others to go to sleep */
+      if (atomic_load(&mlock.sleepers)) atomic_store(&mlock_saw_sleeper, 1);
+    }
+    mlock_inside--;
+    goro__unlock(&mlock);
+  }
+  return NULL;
+}
+
+TEST(core_mlock_exclusion_with_sleepers) {
+  pthread_t t[MLOCK_THREADS];
+  for (int i = 0; i < MLOCK_THREADS; i++) ASSERT_OK(pthread_create(&t[i], NULL, mlock_worker, NULL));
+  for (int i = 0; i < MLOCK_THREADS; i++) ASSERT_OK(pthread_join(t[i], NULL));
+  ASSERT_EQ(atomic_load(&mlock_overlap), 0);
+  ASSERT_EQ(mlock_count, (long)MLOCK_THREADS * MLOCK_ITERS);
+  ASSERT_EQ(atomic_load(&mlock_saw_sleeper), 1); /* the sleep path ran */
+  ASSERT_EQ(atomic_load(&mlock.word), 0);        /* free, nobody counted asleep */
+}
+
 TEST(core_lock_thread_outside_goroutine) {
   ASSERT_ERR(goro_lock_thread(), GORO_ENOTGOROUTINE);
   ASSERT_ERR(goro_unlock_thread(), GORO_ENOTGOROUTINE);
