@@ -228,8 +228,8 @@ HIDDEN const char *goro__waitreason_str(int wr);
  * so that other goroutines pay one pointer for it. */
 typedef struct goro__gss {
   p_t *home;                 /* its P for life; it runs on home->ss_lo */
-  char *buf;                 /* saved stack bytes while off it (len of cap) */
-  uint32_t len, cap;
+  void *buf;                 /* saved stack bytes while off it (len of cap) */
+  size_t len, cap;
   void *wait;                /* off-stack waiter records (waitcap bytes) */
   size_t waitcap;
 } gss_t;
@@ -254,7 +254,7 @@ struct goro__g {
   m_t *lockedm;              /* M this G is wired to, or NULL */
   sudog_t *waiting;          /* this G's sudogs during select, in lock order */
   rtimer_t *timer;           /* lazily made timer for sleeps and deadlines */
-  struct goro__gss *ss;      /* shared-stack state (sstack.c), NULL for other Gs */
+  gss_t *ss;                 /* shared-stack state (sstack.c), NULL for other Gs */
   _Atomic(void *) waitobj;   /* object waited on (partial deadlock; relaxed) */
   int64_t parent_id;         /* goroutine that created it */
   void *creator_pc;          /* return address in the creator (for dumps) */
@@ -507,6 +507,8 @@ static inline void goro__wakep(void) {
 }
 HIDDEN void goro__handoffp(p_t *p);
 HIDDEN p_t *goro__pidleget(void);          /* sched.lock held */
+/* Take p itself off the idle list if it is there (sched.lock held). */
+HIDDEN bool goro__pidletake(p_t *p);
 HIDDEN void goro__startm(p_t *p, bool spinning, bool locked_sched);
 HIDDEN bool goro__runq_empty(p_t *p);
 HIDDEN uint32_t goro__runq_len(p_t *p);

@@ -281,6 +281,16 @@ void goro__pidleput(p_t *p) {
   atomic_fetch_add(&goro__sched.npidle, 1);
 }
 
+bool goro__pidletake(p_t *p) {
+  p_t **link = &goro__sched.pidle;
+  while (*link && *link != p) link = &(*link)->link;
+  if (!*link) return false;
+  *link = p->link;
+  p->link = NULL;
+  atomic_fetch_sub(&goro__sched.npidle, 1);
+  return true;
+}
+
 p_t *goro__pidleget(void) {
   p_t *p = goro__sched.pidle;
   if (p) {
@@ -520,9 +530,9 @@ void goro__wake_netpoller(int64_t when) {
 /* ------------------------------------------------------------------ */
 
 /* This M is wired to a G that is not runnable here: give the P away and
- * sleep until the G is handed back with a P. */
-/* The count of Ms parked for their locked G goes up here and down in
- * startlockedm, on the waker's side (as in Go): the waker may hand our G
+ * sleep until the G is handed back with a P.  The count of Ms parked for
+ * their locked G goes up here and down in startlockedm, on the waker's
+ * side (as in Go): the waker may hand our G
  * back before we count ourselves (we gave our P away first), and a count
  * taken down only after we woke would let checkdead see every M idle with
  * the G in flight to us, and declare a deadlock. */
@@ -783,10 +793,8 @@ static void gdestroy(m_t *m, g_t *g) {
   atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
   if (g->ss) {
     g->stack_lo = NULL; /* its P's shared stack stays with the P */
-    g->stack_size = 0;
-    gss_t *ss = g->ss;
+    goro__ss_release(g->ss);
     g->ss = NULL;
-    goro__ss_release(ss);
   }
   if (g->stack_lo) { /* NULL if exit_into_fresh passed it on */
     goro__stack_put(p ? &p->stacks : NULL, g->stack_lo, g->stack_size);
@@ -858,10 +866,11 @@ static g_t *complete_action(m_t *m, g_t *g, int act) {
   switch (act) {
     case ACT_PARK:
       return complete_park(m, g);
-    case ACT_YIELD:
     case ACT_PREEMPT:
-      if (act == ACT_PREEMPT) atomic_fetch_add(&goro__sched.preemptions, 1);
-      if (g->ss) { /* back of its home P's line (sstack.c) */
+      atomic_fetch_add(&goro__sched.preemptions, 1);
+      /* fall through */
+    case ACT_YIELD:
+      if (UNLIKELY(g->ss)) { /* to its home P (sstack.c); never a direct switch */
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
         goro__ss_put(g);
       } else if (act == ACT_YIELD) {
@@ -947,22 +956,12 @@ static void execute(m_t *m, g_t *g, bool inherit) {
   }
 }
 
-/* The direct park switch releases a plain-unlock commit's lock itself
- * (not with the sanitizers, whose switch annotations it would skip, or
- * the ucontext fallback). */
-#if !defined(GORO_UCONTEXT) && !defined(GORO_ASAN) && !defined(GORO_TSAN)
-#define SWITCH_UNLOCK 1
-#else
-#define SWITCH_UNLOCK 0
-#endif
-
 /* A dying G whose successor has never run gives it its stack: the
  * successor starts on a fresh frame at the top of that stack (the dying
  * G's frames there are dead), with no context to save, no stack to put
- * back and get again, and no switch.  Not with the sanitizers (their fiber
- * bookkeeping wants a real switch) or the ucontext fallback. */
-#if !defined(GORO_UCONTEXT) && !defined(GORO_ASAN) && !defined(GORO_TSAN)
-#define EXIT_INTO_FRESH 1
+ * back and get again, and no switch.  Only with GORO_PLAIN_SWITCH, as the
+ * direct park switch that unlocks (try_direct). */
+#if GORO_PLAIN_SWITCH
 static noreturn NOINLINE void exit_into_fresh(m_t *m, p_t *p, g_t *g, g_t *next, bool inherit) {
   char *stk = g->stack_lo;
   g->stack_lo = NULL; /* passed on: gdestroy must not cache it */
@@ -977,8 +976,6 @@ static noreturn NOINLINE void exit_into_fresh(m_t *m, p_t *p, g_t *g, g_t *next,
   uintptr_t top = ((uintptr_t)stk + gstack_size(next)) & ~(uintptr_t)15;
   goro__ctx_restart((void *)(top - 16), gentry, next);
 }
-#else
-#define EXIT_INTO_FRESH 0
 #endif
 
 /* The fast path of goro__mcall: switch straight to the next G of this
@@ -1008,14 +1005,14 @@ static inline __attribute__((always_inline)) bool try_direct(m_t *m, g_t *g, int
     goro__runqput(p, next, true);
     return false;
   }
-#if EXIT_INTO_FRESH
+#if GORO_PLAIN_SWITCH
   if (action == ACT_EXIT && !next->stack_lo && next->stack_size == g->stack_size)
     exit_into_fresh(m, p, g, next, inherit);
 #endif
   if (!next->stack_lo) start_g(p, next);
   account_slice(p, next, inherit);
   m->curg = next;
-#if SWITCH_UNLOCK
+#if GORO_PLAIN_SWITCH
   if (action == ACT_PARK && m->commit == goro__commit_unlock) {
     /* The commit is a plain unlock: let the switch do it, once g is
      * saved (goro__ctx_switch_unlock); the next G has nothing to finish.

@@ -112,24 +112,13 @@ void goro__ss_put(g_t *g) {
    * least one of us sees the other. */
   if (atomic_load(&p->status) != P_IDLE) return;
   goro__lock(&goro__sched.lock);
-  if (atomic_load(&p->status) == P_IDLE) {
-    p_t **link = &goro__sched.pidle;
-    while (*link && *link != p) link = &(*link)->link;
-    if (*link) {
-      *link = p->link;
-      p->link = NULL;
-      atomic_fetch_sub(&goro__sched.npidle, 1);
-      goro__startm(p, false, true);
-    }
-  }
+  if (atomic_load(&p->status) == P_IDLE && goro__pidletake(p)) goro__startm(p, false, true);
   goro__unlock(&goro__sched.lock);
 }
 
 bool goro__ss_reclaim(p_t *p) {
   if (!atomic_load(&p->ssinbox) && !p->ssq_head) return false;
-  if (atomic_load(&p->status) != P_IDLE || goro__sched.pidle != p) return false; /* retired */
-  goro__pidleget();
-  return true;
+  return atomic_load(&p->status) == P_IDLE && goro__pidletake(p); /* not if retired */
 }
 
 g_t *goro__ss_get(p_t *p) {
@@ -164,6 +153,19 @@ void goro__ss_start(p_t *p, g_t *g) {
   g->stack_size = GORO_SSTACK_SIZE;
 }
 
+/* Make *buf (of *cap bytes) hold at least n, contents not kept. */
+static void *room(void **buf, size_t *cap, size_t n, g_t *g) {
+  if (n > *cap) {
+    size_t c = (n + 255) & ~(size_t)255;
+    void *nb = malloc(c);
+    if (!nb) goro__fatal("out of memory for the saved stack of goroutine %lld", (long long)g->id);
+    free(*buf);
+    *buf = nb;
+    *cap = c;
+  }
+  return *buf;
+}
+
 void goro__ss_save(g_t *g) {
   char *top = g->stack_lo + GORO_SSTACK_SIZE;
 #if GORO_HAVE_SSTACK
@@ -172,17 +174,9 @@ void goro__ss_save(g_t *g) {
   char *sp = top;
   goro__throw("shared stacks are not built in");
 #endif
-  uint32_t n = (uint32_t)(top - sp);
-  if (n > g->ss->cap) {
-    uint32_t cap = (n + 255) & ~255u;
-    char *nb = malloc(cap);
-    if (!nb) goro__fatal("out of memory saving the stack of goroutine %lld", (long long)g->id);
-    free(g->ss->buf);
-    g->ss->buf = nb;
-    g->ss->cap = cap;
-  }
-  memcpy(g->ss->buf, sp, n);
-  g->ss->len = n;
+  gss_t *ss = g->ss;
+  ss->len = (size_t)(top - sp);
+  memcpy(room(&ss->buf, &ss->cap, ss->len, g), sp, ss->len);
 }
 
 void goro__ss_restore(p_t *p, g_t *g) {
@@ -190,21 +184,11 @@ void goro__ss_restore(p_t *p, g_t *g) {
   memcpy(g->stack_lo + GORO_SSTACK_SIZE - g->ss->len, g->ss->buf, g->ss->len);
 }
 
-void *goro__ss_wait_buf_slow(g_t *g, size_t n) {
-  if (n > g->ss->waitcap) {
-    size_t cap = GORO_SS_ALIGN(n);
-    void *nb = malloc(cap);
-    if (!nb) goro__fatal("out of memory for the wait records of goroutine %lld", (long long)g->id);
-    free(g->ss->wait);
-    g->ss->wait = nb;
-    g->ss->waitcap = cap;
-  }
-  return g->ss->wait;
-}
+void *goro__ss_wait_buf_slow(g_t *g, size_t n) { return room(&g->ss->wait, &g->ss->waitcap, n, g); }
 
 bool goro__ss_read_word(g_t *g, uintptr_t addr, uintptr_t *out) {
   gss_t *ss = g->ss;
-  char *buf = ss ? ss->buf : NULL;
+  const char *buf = ss ? ss->buf : NULL;
   if (!buf || !g->stack_lo) return false;
   uintptr_t top = (uintptr_t)g->stack_lo + GORO_SSTACK_SIZE;
   uintptr_t lo = top - ss->len;

@@ -6,15 +6,11 @@
 /* Size of each P's shared stack, guard page included. */
 #define GORO_SSTACK_SIZE ((size_t)256 << 10)
 
-/* Copying stacks in and out needs the plain context switch: the
- * sanitizers' fiber bookkeeping and ucontext keep state about the stack
- * that a copy would not carry.  Those builds run such goroutines on
+/* Copying stacks in and out needs the plain context switch (ctx.h):
+ * the sanitizers' fiber bookkeeping and ucontext keep state about the
+ * stack that a copy would not carry.  Those builds run such goroutines on
  * stacks of their own (the flag only saves memory). */
-#if !defined(GORO_UCONTEXT) && !defined(GORO_ASAN) && !defined(GORO_TSAN)
-#define GORO_HAVE_SSTACK 1
-#else
-#define GORO_HAVE_SSTACK 0
-#endif
+#define GORO_HAVE_SSTACK GORO_PLAIN_SWITCH
 
 /* State for a new shared-stack goroutine, its home P chosen and counted;
  * NULL if out of memory.  The runtime must be running. */

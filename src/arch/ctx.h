@@ -37,6 +37,18 @@ typedef struct goro__ctx {
 } goro__ctx_t;
 #endif
 
+/* GORO_PLAIN_SWITCH: the assembly switch with nothing wrapped around it
+ * -- not ucontext, and no sanitizer, whose fiber bookkeeping expects
+ * every change of stack to go through an annotated switch.  The tricks
+ * that move between stacks some other way need it: the direct park
+ * switch that unlocks (sched.c), a dying goroutine handing its stack to
+ * a fresh one (sched.c), and stacks copied in and out (sstack.c). */
+#if !defined(GORO_UCONTEXT) && !defined(GORO_ASAN) && !defined(GORO_TSAN)
+#define GORO_PLAIN_SWITCH 1
+#else
+#define GORO_PLAIN_SWITCH 0
+#endif
+
 __attribute__((visibility("hidden"))) void goro__ctx_make(goro__ctx_t *ctx, char *lo, size_t size,
                                                           void (*entry)(void *), void *arg);
 __attribute__((visibility("hidden"))) void goro__ctx_switch(goro__ctx_t *from, goro__ctx_t *to);
