@@ -190,10 +190,8 @@ static inline __attribute__((always_inline)) int fast_unlock_ready(goro_chan *c,
 /* send                                                                */
 /* ------------------------------------------------------------------ */
 
-/* The blocking tail of a send (lock held), kept out of line so that the
- * hot paths need no waiter record in their frame. */
-/* A shared-stack goroutine's record and value live off its stack
- * (sstack.c); they are copied there before anyone can see them. */
+/* send_block for a shared-stack goroutine: its record and value live off
+ * its stack (sstack.c), copied there before anyone can see them. */
 static NOINLINE int send_block_offstack(goro_chan *c, const void *elem, int64_t deadline, g_t *g) {
   char *rec = goro__ss_wait_buf(g, GORO_SS_ALIGN(sizeof(sudog_t)) + c->elemsize);
   sudog_t *s = (sudog_t *)(void *)rec;
@@ -203,6 +201,8 @@ static NOINLINE int send_block_offstack(goro_chan *c, const void *elem, int64_t 
   return s->success ? 0 : GORO_ECLOSED;
 }
 
+/* The blocking tail of a send (lock held), kept out of line so that the
+ * hot paths need no waiter record in their frame. */
 static NOINLINE int send_block(goro_chan *c, const void *elem, int64_t deadline) {
   g_t *g = goro__chan_self();
   if (UNLIKELY(g->ss)) return send_block_offstack(c, elem, deadline, g);
@@ -250,7 +250,7 @@ static inline __attribute__((always_inline)) int chan_send_locked(goro_chan *c, 
   sudog_t *r = goro__waitq_dequeue(&c->recvq);
   if (r) {
     g_t *rg = r->g;
-    goro__chan_send_direct(c, r, elem);
+    goro__chan_send_direct(c, r, elem, c->elemsize);
     goro__unlock(&c->lock);
     goro__ready_inline(rg);
     goro__preempt_point();
@@ -287,9 +287,7 @@ int goro_chan_send(goro_chan *c, const void *elem) {
     if (UNLIKELY(r->needcas)) return send_locked_general(c, elem);
     goro__waitq_unlink_head(&c->recvq, r);
     g_t *rg = r->g;
-    if (r->elem) memcpy(r->elem, elem, 8);
-    r->success = 1;
-    rg->param = r;
+    goro__chan_send_direct(c, r, elem, 8);
     return fast_unlock_ready(c, rg);
   }
   if (goro__chan_qcount(c) >= c->cap) return send_locked_general(c, elem);
@@ -382,7 +380,7 @@ static inline __attribute__((always_inline)) int chan_recv_locked(goro_chan *c, 
   sudog_t *s = goro__waitq_dequeue(&c->sendq);
   if (s) {
     g_t *sg = s->g;
-    goro__chan_recv_direct(c, s, out);
+    goro__chan_recv_direct(c, s, out, c->elemsize);
     goro__unlock(&c->lock);
     goro__ready_inline(sg);
     if (ok) *ok = true;
@@ -423,17 +421,7 @@ int goro_chan_recv(goro_chan *c, void *out, bool *ok) {
     if (UNLIKELY(s->needcas)) return recv_locked_general(c, out, ok);
     goro__waitq_unlink_head(&c->sendq, s);
     g_t *sg = s->g;
-    if (c->cap == 0) {
-      if (out) memcpy(out, s->elem, 8);
-    } else {
-      char *slot = goro__chan_slot(c, c->recvx);
-      if (out) memcpy(out, slot, 8);
-      memcpy(slot, s->elem, 8);
-      if (++c->recvx == c->cap) c->recvx = 0;
-      c->sendx = c->recvx;
-    }
-    s->success = 1;
-    sg->param = s;
+    goro__chan_recv_direct(c, s, out, 8);
     if (ok) *ok = true;
     return fast_unlock_ready(c, sg);
   }

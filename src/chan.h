@@ -5,9 +5,10 @@
  * goroutine's own stack (C stacks never move, so a waker may write into
  * it); select keeps an array of them on its stack (or in a heap block for
  * large case counts).  A shared-stack goroutine's records, and the values
- * they point to, are in its wait buffer instead (sstack.c).  A sudog is linked into exactly one wait queue, and
- * every field below except `g` and `elem` is read and written only under
- * the lock of the channel it is queued on.
+ * they point to, are in its wait buffer instead (sstack.c).  A sudog is
+ * linked into exactly one wait queue, and every field below except `g`
+ * and `elem` is read and written only under the lock of the channel it is
+ * queued on.
  */
 #ifndef GORO_CHAN_H
 #define GORO_CHAN_H
@@ -134,23 +135,27 @@ static inline char *goro__chan_slot(goro_chan *c, uint32_t i) {
   return c->buf + (size_t)i * c->elemsize;
 }
 
-/* Complete a send to the waiting receiver r (lock held; r dequeued). */
-static inline void goro__chan_send_direct(goro_chan *c, sudog_t *r, const void *src) {
-  if (r->elem) goro__elem_copy(r->elem, src, c->elemsize);
+/* Complete a send to the waiting receiver r (lock held; r dequeued).  es
+ * is c->elemsize (the fast paths pass the constant they checked it is). */
+static inline __attribute__((always_inline)) void goro__chan_send_direct(goro_chan *c, sudog_t *r,
+                                                                        const void *src, uint32_t es) {
+  (void)c;
+  if (r->elem) goro__elem_copy(r->elem, src, es);
   r->success = 1;
   r->g->param = r;
 }
 
 /* Complete a receive from the waiting sender s (lock held; s dequeued).
  * Buffered (so the buffer is full): take the oldest element and put the
- * sender's value at the tail, which keeps FIFO order. */
-static inline void goro__chan_recv_direct(goro_chan *c, sudog_t *s, void *dst) {
+ * sender's value at the tail, which keeps FIFO order.  es as above. */
+static inline __attribute__((always_inline)) void goro__chan_recv_direct(goro_chan *c, sudog_t *s,
+                                                                        void *dst, uint32_t es) {
   if (c->cap == 0) {
-    if (dst) goro__elem_copy(dst, s->elem, c->elemsize);
+    if (dst) goro__elem_copy(dst, s->elem, es);
   } else {
     char *slot = goro__chan_slot(c, c->recvx);
-    if (dst) goro__elem_copy(dst, slot, c->elemsize);
-    goro__elem_copy(slot, s->elem, c->elemsize);
+    if (dst) goro__elem_copy(dst, slot, es);
+    goro__elem_copy(slot, s->elem, es);
     if (++c->recvx == c->cap) c->recvx = 0;
     c->sendx = c->recvx;
   }

@@ -125,7 +125,7 @@ static inline __attribute__((always_inline)) int try_case(goro_case *k, g_t **wa
     sudog_t *s = goro__waitq_dequeue(&c->sendq);
     if (s) {
       *wake = s->g;
-      goro__chan_recv_direct(c, s, k->elem);
+      goro__chan_recv_direct(c, s, k->elem, c->elemsize);
       k->ok = true;
       k->err = 0;
       return 1;
@@ -151,7 +151,7 @@ static inline __attribute__((always_inline)) int try_case(goro_case *k, g_t **wa
   sudog_t *r = goro__waitq_dequeue(&c->recvq);
   if (r) {
     *wake = r->g;
-    goro__chan_send_direct(c, r, k->elem);
+    goro__chan_send_direct(c, r, k->elem, c->elemsize);
     k->err = 0;
     return 1;
   }
