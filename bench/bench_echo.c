@@ -30,6 +30,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "bench_util.h"
+
 enum { CONNS = 1000, MSG = 64 };
 
 static int rounds = 100;
@@ -38,10 +40,6 @@ static char addr[64];
 static _Atomic int failed;
 static goro_chan *done;
 
-static void emit(const char *metric, double v) {
-  printf("{\"bench\":\"echo_1000\",\"impl\":\"goro\",\"metric\":\"%s\",\"value\":%.6g}\n", metric, v);
-  fflush(stdout);
-}
 
 /* ---- server process ---- */
 
@@ -142,28 +140,22 @@ static long long peak_rss(pid_t pid) {
   return kb < 0 ? -1 : kb * 1024;
 }
 
-/* Fork with a pipe from the child to this process: returns the child's
- * pid (0 in the child) and the pipe end each side keeps, or -1. */
-static pid_t fork_piped(int *fd) {
-  int p[2];
-  if (pipe(p) != 0) return -1;
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  close(p[pid == 0 ? 0 : 1]);
-  *fd = p[pid == 0 ? 1 : 0];
-  return pid;
-}
-
-/* One echo_1000 run: fork the server, run the clients here. */
-static int run_echo(bool shared, double *rtt_per_s, double *rss_bytes) {
+/* One echo_1000 run: fork the server, run the clients here, emit the
+ * two metrics (with suffix appended to their names). */
+static int run_echo(bool shared, const char *suffix) {
   shared_stacks = shared;
-  int fd;
-  pid_t pid = fork_piped(&fd);
+  int p[2];
+  if (pipe(p) != 0) return 1;
+  pid_t pid = fork();
   if (pid < 0) return 1;
-  if (pid == 0) _exit(goro_run(server_main, (void *)(intptr_t)fd));
+  if (pid == 0) {
+    close(p[0]);
+    _exit(goro_run(server_main, (void *)(intptr_t)p[1]));
+  }
+  close(p[1]);
   char line[32] = {0};
-  ssize_t n = read(fd, line, sizeof line - 1);
-  close(fd);
+  ssize_t n = read(p[0], line, sizeof line - 1);
+  close(p[0]);
   if (n <= 0) {
     fprintf(stderr, "bench_echo: server gave no port\n");
     kill(pid, SIGKILL);
@@ -180,34 +172,16 @@ static int run_echo(bool shared, double *rtt_per_s, double *rss_bytes) {
     fprintf(stderr, "bench_echo: %d connections failed\n", atomic_load(&failed));
     return 1;
   }
-  *rtt_per_s = (double)CONNS * rounds / ((double)elapsed / 1e9);
-  *rss_bytes = (double)rss;
+  char metric[64];
+  snprintf(metric, sizeof metric, "rtt_per_s%s", suffix);
+  emit("echo_1000", metric, (double)CONNS * rounds / ((double)elapsed / 1e9));
+  snprintf(metric, sizeof metric, "server_rss_bytes%s", suffix);
+  emit("echo_1000", metric, (double)rss);
   return 0;
 }
 
-/* run_echo in a child process, so that both modes start from this
- * process as it is now (a server forked after a goro_run here would
- * inherit, and count, the client runtime's pages). */
-static int run_echo_child(bool shared, double *rtt_per_s, double *rss_bytes) {
-  int fd;
-  pid_t pid = fork_piped(&fd);
-  if (pid < 0) return 1;
-  if (pid == 0) {
-    double out[2];
-    int r = run_echo(shared, &out[0], &out[1]);
-    if (r == 0 && write(fd, out, sizeof out) != (ssize_t)sizeof out) r = 1;
-    _exit(r);
-  }
-  double in[2];
-  ssize_t n = read(fd, in, sizeof in);
-  close(fd);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (n != (ssize_t)sizeof in || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
-  *rtt_per_s = in[0];
-  *rss_bytes = in[1];
-  return 0;
-}
+static int run_shared(void *arg) { return run_echo(true, (const char *)arg); }
+static int run_own(void *arg) { return run_echo(false, (const char *)arg); }
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "echo_1000") != 0) {
@@ -221,12 +195,9 @@ int main(int argc, char **argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  double rtt, rss, rtt_own, rss_own;
-  if (run_echo_child(true, &rtt, &rss) != 0 || run_echo_child(false, &rtt_own, &rss_own) != 0)
-    return 1;
-  emit("rtt_per_s", rtt);
-  emit("server_rss_bytes", rss);
-  emit("rtt_per_s_own_stacks", rtt_own);
-  emit("server_rss_bytes_own_stacks", rss_own);
-  return 0;
+  /* Each mode in a child of this process as it is now: a server forked
+   * after a goro_run here would inherit, and count, the client runtime's
+   * pages. */
+  if (run_in_child("bench_echo", "echo_1000", 600, run_shared, "") != 0) return 1;
+  return run_in_child("bench_echo", "echo_1000 (own stacks)", 600, run_own, "_own_stacks");
 }

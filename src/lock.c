@@ -2,10 +2,11 @@
  *
  * Design: goro__lock_t is a futex word (0 free, 1 held) and a count of
  * sleepers.  The fast paths are inline in internal.h: lock is one CAS,
- * unlock a plain store and a load of the count -- no locked instruction,
+ * unlock a load of the count and a plain store -- no locked instruction,
  * which on a channel hand-off is two of the eight atomic operations of a
- * round trip (pingpong_1p 79 -> 63 ns, select4 122 -> 110, bufchan_4x4
- * 13.3 -> 11.9 in interleaved runs).  The slow path spins briefly
+ * round trip (interleaved 7-run medians against the exchanging unlock:
+ * select4 112.9 -> 102.3 ns, bufchan_4x4 11.8 -> 10.5, pingpong_1p
+ * unchanged).  The slow path spins briefly
  * (critical sections are a few dozen instructions: run-queue batches,
  * channel queues), yields once, then sleeps on the futex, at most 1 ms at
  * a time (see goro__lock_slow on the wake-up an unlocker can miss).  A
