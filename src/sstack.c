@@ -153,10 +153,11 @@ void goro__ss_start(p_t *p, g_t *g) {
   g->stack_size = GORO_SSTACK_SIZE;
 }
 
-/* Make *buf (of *cap bytes) hold at least n, contents not kept. */
-static void *room(void **buf, size_t *cap, size_t n, g_t *g) {
+/* Make *buf (of *cap bytes) hold at least n, rounded up to a multiple of
+ * unit (a power of two), contents not kept. */
+static void *room(void **buf, size_t *cap, size_t n, size_t unit, g_t *g) {
   if (n > *cap) {
-    size_t c = (n + 255) & ~(size_t)255;
+    size_t c = (n + unit - 1) & ~(unit - 1);
     void *nb = malloc(c);
     if (!nb) goro__fatal("out of memory for the saved stack of goroutine %lld", (long long)g->id);
     free(*buf);
@@ -176,7 +177,8 @@ void goro__ss_save(g_t *g) {
 #endif
   gss_t *ss = g->ss;
   ss->len = (size_t)(top - sp);
-  memcpy(room(&ss->buf, &ss->cap, ss->len, g), sp, ss->len);
+  /* 256-byte steps: a goroutine's depth at its parks varies a little. */
+  memcpy(room(&ss->buf, &ss->cap, ss->len, 256, g), sp, ss->len);
 }
 
 void goro__ss_restore(p_t *p, g_t *g) {
@@ -184,7 +186,9 @@ void goro__ss_restore(p_t *p, g_t *g) {
   memcpy(g->stack_lo + GORO_SSTACK_SIZE - g->ss->len, g->ss->buf, g->ss->len);
 }
 
-void *goro__ss_wait_buf_slow(g_t *g, size_t n) { return room(&g->ss->wait, &g->ss->waitcap, n, g); }
+void *goro__ss_wait_buf_slow(g_t *g, size_t n) {
+  return room(&g->ss->wait, &g->ss->waitcap, n, 16, g); /* fixed sizes: no slack */
+}
 
 bool goro__ss_read_word(g_t *g, uintptr_t addr, uintptr_t *out) {
   gss_t *ss = g->ss;
