@@ -242,6 +242,10 @@ GTEST(chan_buffered_capacity_and_try) {
   wait_queued(c, 0, 1);
   ASSERT_OK(goro_chan_try_recv(c, &i, NULL));
   ASSERT_EQ(i, 6);
+  /* The sender was readied, not run: s lives in this frame until its
+   * goro_chan_send has returned and stored its result. */
+  while (s.res == 1) goro_yield();
+  ASSERT_OK(s.res);
   goro_chan_release(c);
 }
 
