@@ -267,6 +267,7 @@ typedef struct {
   int lfd;
   _Atomic int emfiles;
   _Atomic int accepted;
+  _Atomic int exited; /* the server's last access to this struct */
 } emfile_srv;
 
 static void emfile_server(void *arg) {
@@ -278,10 +279,11 @@ static void emfile_server(void *arg) {
       goro_sleep(2 * GORO_MILLISECOND); /* back off, as Go's servers do */
       continue;
     }
-    if (fd < 0) return;
+    if (fd < 0) break;
     atomic_fetch_add(&s->accepted, 1);
     goro_go(echo_conn, (void *)(intptr_t)fd);
   }
+  atomic_store(&s->exited, 1);
 }
 
 GTEST_T(net_accept_emfile_keeps_serving, 20000) {
@@ -327,6 +329,8 @@ GTEST_T(net_accept_emfile_keeps_serving, 20000) {
   goro_close(c1);
   goro_close(c2);
   goro_close(s.lfd);
+  /* s lives in this frame: the server reads it until its accept fails. */
+  WAIT_REACHES(&s.exited, 1, 10, goro_sleep(GORO_MILLISECOND));
 }
 
 /* ------------------------------------------------------------------ */

@@ -208,6 +208,7 @@ static void starve_waiter(void *arg) {
   atomic_store(&a->got_after, goro_now() - t0);
   goro_mutex_unlock(&a->mu);
   atomic_store(&a->stop, 1);
+  goro_waitgroup_done(&a->wg);
 }
 
 GTEST(sync_mutex_starvation_mode) {
@@ -216,7 +217,7 @@ GTEST(sync_mutex_starvation_mode) {
     starve_t a;
     memset(&a, 0, sizeof a);
     atomic_store(&a.got_after, -1);
-    goro_waitgroup_add(&a.wg, 1);
+    goro_waitgroup_add(&a.wg, 2); /* the hog and the waiter */
     goro_go(starve_hog, &a);
     goro_go(starve_waiter, &a);
     int64_t limit = goro_now() + GORO_SECOND;
@@ -225,7 +226,9 @@ GTEST(sync_mutex_starvation_mode) {
     atomic_store(&a.stop, 1);
     ASSERT_GE(got, 0); /* the waiter got the lock within 1 s */
     ASSERT_LT(got, GORO_SECOND);
-    goro_waitgroup_wait(&a.wg); /* the hog saw stop */
+    /* The hog saw stop, and the waiter is done with a (it may still be
+     * finishing when the 1 s limit above ran out). */
+    goro_waitgroup_wait(&a.wg);
     ASSERT_GT(a.hog_rounds, 0);
     ASSERT_EQ(mutex_state(&a.mu), 0);
   }
