@@ -17,7 +17,10 @@
  * yields GORO_EPIPE instead of killing the process with SIGPIPE; an fd that
  * turns out not to be a socket is remembered in its poll descriptor and
  * written with write/writev with SIGPIPE held back on the thread.  Dialed and accepted TCP connections get
- * TCP_NODELAY, as in Go.
+ * TCP_NODELAY, as in Go, and TCP_INQ: their reads (goro_read, goro_readv)
+ * use recvmsg, learn whether they emptied the socket, and then wait for
+ * the poller before the next call instead of failing with EAGAIN first
+ * (netpoll.c).
  *
  * Preemption: every call passes a preemption point, so a goroutine that
  * never has to wait (a fast echo loop) still yields to others.
@@ -239,9 +242,13 @@ static int resolve(const netspec_t *ns, const char *address, bool passive, addr_
 /* Sockets                                                             */
 /* ------------------------------------------------------------------ */
 
-static void set_nodelay(int fd) {
+/* A TCP connection: no Nagle delay (as in Go), and TCP_INQ so that reads
+ * learn whether they emptied the socket (netpoll.c); returns whether the
+ * kernel took TCP_INQ. */
+static bool tune_tcp(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return setsockopt(fd, IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0;
 }
 
 /* A non-blocking, close-on-exec socket registered with the poller. */
@@ -322,17 +329,28 @@ int goro_udp_bind(const char *network, const char *address) {
   return listen_on(&ns, address ? address : ":0", 0);
 }
 
+/* The socket is registered with the poller after connect(2): a TCP socket
+ * that has not connected yet polls as hung up (EPOLLHUP), and that event
+ * would turn off the read skipping of netpoll.c for the connection's
+ * life. */
 static int dial_one(const netspec_t *ns, const addr_t *a, int64_t deadline) {
   int type = ns->kind == NET_UDP ? SOCK_DGRAM : SOCK_STREAM;
-  int fd = new_socket(a->ss.ss_family, type);
-  if (fd < 0) return fd;
-  if (ns->kind == NET_TCP) set_nodelay(fd);
-  if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0) return fd;
-  int e = errno;
-  if (e != EINPROGRESS && e != EINTR && e != EAGAIN) {
-    goro_close(fd);
+  int fd = socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  bool inq = ns->kind == NET_TCP && tune_tcp(fd);
+  int rc = connect(fd, (const struct sockaddr *)&a->ss, a->len);
+  int e = rc == 0 ? 0 : errno;
+  if (rc != 0 && e != EINPROGRESS && e != EINTR && e != EAGAIN) {
+    close(fd);
     return -e;
   }
+  int r = goro__pd_open(fd, false);
+  if (r < 0) {
+    close(fd);
+    return r;
+  }
+  if (inq) goro__pd_set_inq(fd);
+  if (rc == 0) return fd;
   /* Connecting: wait until writable, then ask how it went. */
   for (;;) {
     int w = goro__pd_wait(fd, GORO_WRITABLE, deadline);
@@ -405,7 +423,8 @@ int goro_accept_dl(int lfd, struct sockaddr *sa, socklen_t *salen, int64_t deadl
         close(fd);
         return r;
       }
-      if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) set_nodelay(fd);
+      if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && tune_tcp(fd))
+        goro__pd_set_inq(fd);
       if (sa && salen) {
         socklen_t cp = len < *salen ? len : *salen;
         memcpy(sa, &ss, cp);
@@ -427,6 +446,12 @@ int goro_accept(int lfd, struct sockaddr *sa, socklen_t *salen) {
 
 ssize_t goro_read_dl(int fd, void *buf, size_t n, int64_t deadline) {
   goro__preempt_point();
+  goro__pd_t *pd = goro__pd_inq(fd);
+  if (pd) {
+    int w = goro__pd_read_wait(pd, fd, deadline);
+    if (w < 0) return w;
+    return goro__pd_recv_inq(pd, fd, &(struct iovec){buf, n}, 1, deadline);
+  }
   for (;;) {
     ssize_t r = read(fd, buf, n);
     if (r >= 0) return r;
@@ -509,6 +534,12 @@ ssize_t goro_write(int fd, const void *buf, size_t n) {
 
 ssize_t goro_readv_dl(int fd, const struct iovec *iov, int iovcnt, int64_t deadline) {
   goro__preempt_point();
+  goro__pd_t *pd = goro__pd_inq(fd);
+  if (pd && iovcnt >= 0 && iovcnt <= IOV_MAX) {
+    int w = goro__pd_read_wait(pd, fd, deadline);
+    if (w < 0) return w;
+    return goro__pd_recv_inq(pd, fd, iov, iovcnt, deadline);
+  }
   for (;;) {
     ssize_t r = readv(fd, iov, iovcnt);
     if (r >= 0) return r;

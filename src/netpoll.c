@@ -44,6 +44,24 @@
  *     their first wait and re-armed (EPOLL_CTL_MOD) on every later wait:
  *     if their file was closed with close(2) and the number reused, the
  *     re-arm fails with ENOENT and the fd is registered afresh.
+ *   - Reads that skip the call known to fail.  A request/response loop
+ *     reads a message, answers, and reads again; that read fails with
+ *     EAGAIN almost always (the peer has not answered yet), one wasted
+ *     system call per message on each side.  TCP sockets goro makes get
+ *     TCP_INQ: every recvmsg then returns, as a control message, how many
+ *     bytes it left in the socket (a received FIN counts as one).  The pd
+ *     counts read-direction events (revents, under pd->lock); a reader
+ *     loads the count before its call, and a call that leaves the socket
+ *     empty (or fails with EAGAIN) records that count in `emptied`.  The
+ *     next read on that socket waits for an event first if the count is
+ *     unchanged: any byte that arrived after the socket was found empty
+ *     produces an edge that the poller reports, and counts, after the
+ *     count was loaded.  A stale record only costs a call (the count
+ *     moved on); concurrent readers each record a count that was true for
+ *     their own call, and any of them is safe to wait on.  A hang-up or
+ *     error event turns the skipping off for good (a reset is not counted
+ *     in TCP_INQ); deadline-0 reads always make the call.  Go's poller
+ *     does not do this (four reads per echoed message instead of two).
  *   - goro__netpoll_waiters counts goroutines parked here (incremented
  *     before parking, decremented by the goroutine after it wakes), so the
  *     scheduler keeps polling and the deadlock detector stays quiet.
@@ -66,7 +84,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 _Atomic int32_t goro__netpoll_waiters;
@@ -80,7 +101,7 @@ typedef struct pd_waiter {
   uint8_t fired;  /* woken by readiness or close (pd->lock) */
 } pd_waiter_t;
 
-typedef struct goro__pd {
+struct goro__pd {
   goro__lock_t lock; /* protects the fields below (not idx, freenext) and linked waiters */
   uint32_t seq;      /* generation, 31 bits used in tags */
   uint32_t idx;      /* index in the slabs (immutable) */
@@ -88,10 +109,16 @@ typedef struct goro__pd {
   uint8_t closing;   /* closed or free: waiters get GORO_ECLOSED */
   uint8_t notsock;   /* writes use write(2), not send(2) */
   uint8_t lazy;      /* registered on first wait (an fd goro did not make) */
+  uint8_t inq;       /* TCP socket with TCP_INQ: a read learns whether it emptied it */
+  uint8_t rhup;      /* a hang-up or error event was seen: reads are never skipped */
   uint8_t ready[2];
+  _Atomic uint32_t revents; /* read-direction events seen (written under lock) */
+  _Atomic uint64_t emptied; /* EMPTIED | revents as seen before a read that left
+                               the socket empty; 0 when not known empty */
   pd_waiter_t *head[2], *tail[2];
   struct goro__pd *freenext; /* free list (reg_lock) */
-} pd_t;
+};
+typedef goro__pd_t pd_t;
 
 #define PD_SLAB_SHIFT 8
 #define PD_SLAB (1u << PD_SLAB_SHIFT)
@@ -100,6 +127,7 @@ typedef struct goro__pd {
 #define FD_CHUNK (1u << FD_CHUNK_SHIFT)
 #define FD_CHUNKS 16384u /* fds below 64M */
 #define TAG_BIT ((uint64_t)1 << 63)
+#define EMPTIED ((uint64_t)1 << 32)
 #define SEQ_MASK 0x7fffffffu
 
 static _Atomic(pd_t *) pd_slabs[PD_SLABS];
@@ -230,6 +258,9 @@ void goro__netpoll_event(uint64_t data, uint32_t events, g_t **head, g_t **tail,
     return;
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) {
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) __atomic_store_n(&pd->rhup, 1, __ATOMIC_RELAXED);
+    atomic_store_explicit(&pd->revents, atomic_load_explicit(&pd->revents, memory_order_relaxed) + 1,
+                          memory_order_release);
     int w = take_waiters(pd, DIR_READ, head, tail);
     pd->ready[DIR_READ] = w == 0;
     *n += w;
@@ -293,6 +324,9 @@ static int pd_register(int fd, bool replace, bool notsock, bool lazy, pd_t **out
   pd->notsock = notsock;
   __atomic_store_n(&pd->lazy, lazy, __ATOMIC_RELAXED);
   pd->ready[0] = pd->ready[1] = 0;
+  __atomic_store_n(&pd->inq, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&pd->rhup, 0, __ATOMIC_RELAXED);
+  atomic_store_explicit(&pd->emptied, 0, memory_order_relaxed);
   pd->head[0] = pd->head[1] = pd->tail[0] = pd->tail[1] = NULL;
   struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                            .data.u64 = pd_tag(pd)};
@@ -347,6 +381,8 @@ void goro__pd_set_notsock(int fd) {
   if (pd) __atomic_store_n(&pd->notsock, 1, __ATOMIC_RELAXED);
 }
 
+static int pd_park_locked(pd_t *pd, g_t *g, int events, int64_t deadline);
+
 /* Wait until fd is ready for `events` (GORO_READABLE | GORO_WRITABLE).
  * The caller has just seen EAGAIN (or wants to wait regardless).
  * Returns the directions that fired (> 0; may be a spurious wake-up, the
@@ -398,6 +434,13 @@ int goro__pd_wait(int fd, int events, int64_t deadline) {
     goro__unlock(&pd->lock);
     return fired;
   }
+  return pd_park_locked(pd, g, events, deadline);
+}
+
+/* pd->lock held, pd open.  Park g on pd for `events` until an event of
+ * those directions, the deadline or a close; releases the lock.  Returns
+ * as goro__pd_wait. */
+static int pd_park_locked(pd_t *pd, g_t *g, int events, int64_t deadline) {
   uint32_t seq = pd->seq;
   pd_waiter_t wl[2], *w = goro__ss_wait_buf(g, sizeof wl);
   if (!w) w = wl; /* shared-stack goroutines wait with records off their stack */
@@ -421,8 +464,110 @@ int goro__pd_wait(int fd, int events, int64_t deadline) {
   atomic_fetch_sub(&goro__netpoll_waiters, 1);
   if (closed) return GORO_ECLOSED;
   if (timedout) return GORO_ETIMEDOUT;
-  fired = (w[DIR_READ].fired ? GORO_READABLE : 0) | (w[DIR_WRITE].fired ? GORO_WRITABLE : 0);
+  int fired = (w[DIR_READ].fired ? GORO_READABLE : 0) | (w[DIR_WRITE].fired ? GORO_WRITABLE : 0);
   return fired ? fired : events;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reads that skip the attempt known to fail                           */
+/* ------------------------------------------------------------------ */
+
+goro__pd_t *goro__pd_inq(int fd) {
+  pd_t *pd = pd_lookup(fd);
+  return pd && __atomic_load_n(&pd->inq, __ATOMIC_RELAXED) ? pd : NULL;
+}
+
+void goro__pd_set_inq(int fd) {
+  pd_t *pd = pd_lookup(fd);
+  if (pd) __atomic_store_n(&pd->inq, 1, __ATOMIC_RELAXED);
+}
+
+bool goro__pd_read_would_wait(int fd) {
+  pd_t *pd = pd_lookup(fd);
+  if (!pd) return false;
+  goro__lock(&pd->lock);
+  bool r = __atomic_load_n(&pd->inq, __ATOMIC_RELAXED) && !__atomic_load_n(&pd->rhup, __ATOMIC_RELAXED) &&
+           !pd->closing &&
+           atomic_load(&pd->emptied) == (EMPTIED | atomic_load(&pd->revents));
+  goro__unlock(&pd->lock);
+  return r;
+}
+
+/* Wait until a read event newer than `seen` (the count before the read
+ * that found the socket empty).  Returns > 0 to read again, or
+ * GORO_ETIMEDOUT / GORO_ECLOSED. */
+static int wait_read_event(pd_t *pd, int fd, uint32_t seen, int64_t deadline) {
+  if (deadline == 0) return GORO_ETIMEDOUT;
+  if (deadline > 0 && goro__nanotime() >= deadline) return GORO_ETIMEDOUT;
+  g_t *g = goro__getg();
+  goro__lock(&pd->lock);
+  if (pd->closing || pd->fd != fd) {
+    goro__unlock(&pd->lock);
+    return GORO_ECLOSED;
+  }
+  if (atomic_load_explicit(&pd->revents, memory_order_relaxed) != seen ||
+      __atomic_load_n(&pd->rhup, __ATOMIC_RELAXED)) {
+    goro__unlock(&pd->lock);
+    return GORO_READABLE;
+  }
+  return pd_park_locked(pd, g, GORO_READABLE, deadline);
+}
+
+/* One recvmsg on fd; *inq: the bytes it left in the socket (-1: not
+ * told).  Returns bytes or -errno.  Out of line, so that the message
+ * header is not in the frame a reader parks in: a shared-stack goroutine
+ * keeps that frame while parked. */
+static __attribute__((noinline)) ssize_t recv_counted(int fd, const struct iovec *iov, int iovcnt,
+                                                      int *inq) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = (struct iovec *)iov;
+  mh.msg_iovlen = (size_t)iovcnt;
+  mh.msg_control = ctl.buf;
+  mh.msg_controllen = sizeof ctl.buf;
+  ssize_t r = recvmsg(fd, &mh, 0);
+  if (r < 0) return -errno;
+  *inq = -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+    if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) memcpy(inq, CMSG_DATA(c), sizeof *inq);
+  return r;
+}
+
+int goro__pd_read_wait(goro__pd_t *pd, int fd, int64_t deadline) {
+  uint32_t seen = atomic_load_explicit(&pd->revents, memory_order_acquire);
+  if (deadline != 0 && !__atomic_load_n(&pd->rhup, __ATOMIC_RELAXED) &&
+      atomic_load_explicit(&pd->emptied, memory_order_relaxed) == (EMPTIED | seen))
+    return wait_read_event(pd, fd, seen, deadline);
+  return 0;
+}
+
+ssize_t goro__pd_recv_inq(goro__pd_t *pd, int fd, const struct iovec *iov, int iovcnt,
+                          int64_t deadline) {
+  for (;;) {
+    uint32_t seen = atomic_load_explicit(&pd->revents, memory_order_acquire);
+    int inq;
+    ssize_t r = recv_counted(fd, iov, iovcnt, &inq);
+    if (r > 0) {
+      atomic_store_explicit(&pd->emptied, inq == 0 ? EMPTIED | seen : 0, memory_order_relaxed);
+      return r;
+    }
+    if (r == 0) return 0;
+    if (r == -EINTR) continue;
+    if (r != -EAGAIN) return r;
+    int w;
+    if (__atomic_load_n(&pd->rhup, __ATOMIC_RELAXED)) {
+      /* Hung up or failed, yet nothing to read: wait the ordinary way. */
+      w = goro__pd_wait(fd, GORO_READABLE, deadline);
+    } else {
+      atomic_store_explicit(&pd->emptied, EMPTIED | seen, memory_order_relaxed);
+      w = wait_read_event(pd, fd, seen, deadline);
+    }
+    if (w < 0) return w;
+  }
 }
 
 void goro__netpoll_pd_fini(void) {

@@ -18,6 +18,24 @@ HIDDEN int goro__pd_wait(int fd, int events, int64_t deadline);
 HIDDEN int goro__pd_close(int fd);
 HIDDEN bool goro__pd_notsock(int fd);
 HIDDEN void goro__pd_set_notsock(int fd);
+/* TCP sockets with TCP_INQ set: each read learns whether it emptied the
+ * socket, and the next read waits for an event first instead of making the
+ * call that would fail with EAGAIN. */
+typedef struct goro__pd goro__pd_t;
+struct iovec;
+HIDDEN void goro__pd_set_inq(int fd);
+HIDDEN goro__pd_t *goro__pd_inq(int fd); /* NULL: read the ordinary way */
+/* Before the first call of a read: if the last read emptied the socket and
+ * no event came since, wait for one.  Returns >= 0 to make the call, or
+ * GORO_ETIMEDOUT / GORO_ECLOSED.  Apart from goro__pd_recv_inq so that a
+ * parked reader's stack holds no more than the caller's frame. */
+HIDDEN int goro__pd_read_wait(goro__pd_t *pd, int fd, int64_t deadline);
+/* The read itself: recvmsg until bytes, end of stream, an error or the
+ * deadline, recording whether the socket was left empty. */
+HIDDEN ssize_t goro__pd_recv_inq(goro__pd_t *pd, int fd, const struct iovec *iov, int iovcnt,
+                                 int64_t deadline);
+/* Whether the next read on fd would wait for an event first (tests). */
+HIDDEN bool goro__pd_read_would_wait(int fd);
 /* resolve.c: join the resolver threads (from goro__netpoll_pd_fini). */
 HIDDEN void goro__resolve_fini(void);
 #endif

@@ -2,6 +2,8 @@
  * (127.0.0.1, ::1, unix sockets, pipes). */
 #include "runner.h"
 
+#include "../src/netpoll.h"
+
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <fcntl.h>
@@ -387,6 +389,202 @@ GTEST_T(net_half_close, 20000) {
   ASSERT(memcmp(buf, "pong", 4) == 0);
   ASSERT_EQ(goro_read(c, buf, sizeof buf), 0);
   goro_close(c);
+  goro_close(lfd);
+}
+
+/* ------------------------------------------------------------------ */
+/* reads after a read that emptied the socket                           */
+/* ------------------------------------------------------------------ */
+
+/* A TCP read that empties the socket lets the next read wait for an event
+ * without trying the call first (netpoll.c).  Every case below would hang
+ * if a read were skipped while bytes, an end of stream or a reset were
+ * pending; the deadlines turn such a hang into a failure. */
+
+#define SOON (goro_now() + 2 * GORO_SECOND)
+
+static void delayed_write(void *arg) {
+  void **a = arg;
+  goro_sleep(5 * GORO_MILLISECOND);
+  size_t n = (size_t)(intptr_t)a[1];
+  ASSERT_EQ(goro_write((int)(intptr_t)a[0], a[2], n), (ssize_t)n);
+}
+
+/* Both ends of a TCP connection, dialed and accepted, skip the call after
+ * a read that emptied the socket, and make it again once bytes are
+ * pending or the peer hung up. */
+/* delayed_write's arguments; writes once a goroutine waits in the poller
+ * (the reader: nothing else in the test waits there). */
+static void write_when_reader_waits(void *arg) {
+  void **a = arg;
+  while (atomic_load(&goro__netpoll_waiters) == 0) goro_sleep(50 * GORO_MICROSECOND);
+  size_t n = (size_t)(intptr_t)a[1];
+  ASSERT_EQ(goro_write((int)(intptr_t)a[0], a[2], n), (ssize_t)n);
+}
+
+GTEST_T(net_read_skips_call_after_emptying, 20000) {
+  int lfd, c;
+  int s = connect_pair(&lfd, &c);
+  char buf[16];
+  /* The writes come from another goroutine once the reader waits in the poller, so
+   * that the poller has counted the event before the read that takes the
+   * bytes (a read that beats the poller to its bytes records a count the
+   * event then moves on: its next read makes the call, and fails). */
+  char ping[] = "ping", pong[] = "pong", six[] = "abcdef";
+  for (int round = 0; round < 10; round++) {
+    void *a[3] = {(void *)(intptr_t)c, (void *)(intptr_t)4, ping};
+    ASSERT_GT(goro_go(write_when_reader_waits, a), 0);
+    read_full(s, buf, 4);
+    ASSERT(goro__pd_read_would_wait(s));
+    void *b[3] = {(void *)(intptr_t)s, (void *)(intptr_t)4, pong};
+    ASSERT_GT(goro_go(write_when_reader_waits, b), 0);
+    read_full(c, buf, 4);
+    ASSERT(goro__pd_read_would_wait(c));
+  }
+  /* Reads in smaller pieces than arrived: not empty after the first. */
+  void *a[3] = {(void *)(intptr_t)c, (void *)(intptr_t)6, six};
+  ASSERT_GT(goro_go(write_when_reader_waits, a), 0);
+  ASSERT_EQ(goro_read_dl(s, buf, 3, SOON), 3);
+  ASSERT(!goro__pd_read_would_wait(s));
+  ASSERT_EQ(goro_read_dl(s, buf, 3, SOON), 3);
+  ASSERT(goro__pd_read_would_wait(s));
+  /* A hang-up turns the skipping off. */
+  ASSERT_OK(goro_shutdown(c, SHUT_WR));
+  ASSERT_EQ(goro_read_dl(s, buf, sizeof buf, SOON), 0);
+  ASSERT(!goro__pd_read_would_wait(s));
+  /* Sockets that are not TCP never skip. */
+  int p[2];
+  ASSERT_OK(pipe2(p, O_NONBLOCK));
+  ASSERT_EQ(write(p[1], "x", 1), 1);
+  ASSERT_EQ(goro_read(p[0], buf, 1), 1);
+  ASSERT(!goro__pd_read_would_wait(p[0]));
+  close(p[0]);
+  close(p[1]);
+  goro_close(c);
+  goro_close(s);
+  goro_close(lfd);
+}
+
+GTEST_T(net_read_after_partial_read, 20000) {
+  int lfd, c;
+  int s = connect_pair(&lfd, &c);
+  char out[128], in[128];
+  for (int i = 0; i < (int)sizeof out; i++) out[i] = (char)i;
+  for (int round = 0; round < 20; round++) {
+    /* The reader empties the socket (parks), then 128 bytes arrive in
+     * one segment and it reads them 64 at a time: the second read must
+     * not wait for another event. */
+    void *a[3] = {(void *)(intptr_t)s, (void *)(intptr_t)sizeof out, out};
+    ASSERT_GT(goro_go(delayed_write, a), 0);
+    memset(in, 0, sizeof in);
+    ASSERT_EQ(goro_read_dl(c, in, 64, SOON), 64);
+    ASSERT_EQ(goro_read_dl(c, in + 64, 64, SOON), 64);
+    ASSERT(memcmp(in, out, sizeof in) == 0);
+    /* Already here: a deadline-0 read still tries the call. */
+    ASSERT_EQ(goro_write(s, out, 3), 3);
+    goro_sleep(GORO_MILLISECOND);
+    ASSERT_EQ(goro_read_dl(c, in, 3, 0), 3);
+    ASSERT_ERR(goro_read_dl(c, in, 3, 0), GORO_ETIMEDOUT);
+    /* readv reads the same way. */
+    ASSERT_EQ(goro_write(s, out, 10), 10);
+    struct iovec iov[2] = {{in, 4}, {in + 4, 2}};
+    ASSERT_EQ(goro_readv_dl(c, iov, 2, SOON), 6);
+    ASSERT_EQ(goro_readv_dl(c, iov, 2, SOON), 4);
+    ASSERT(memcmp(in, out + 6, 4) == 0);
+  }
+  goro_close(c);
+  goro_close(s);
+  goro_close(lfd);
+}
+
+/* The end of stream and a reset that arrive right behind the data are
+ * seen by the read after the one that took the data. */
+GTEST_T(net_read_after_data_then_fin_or_reset, 20000) {
+  int port;
+  int lfd = listen_local(&port);
+  char buf[16];
+  for (int round = 0; round < 100; round++) {
+    bool reset = round % 2;
+    int c = dial_local(port);
+    int s = goro_accept(lfd, NULL, NULL);
+    ASSERT_GE(s, 0);
+    if (round % 4 < 2) {
+      /* The reader empties the socket first, then parks. */
+      ASSERT_ERR(goro_read_dl(c, buf, sizeof buf, 0), GORO_ETIMEDOUT);
+    }
+    ASSERT_EQ(goro_write(s, "0123456789", 10), 10);
+    if (reset)
+      reset_close(s);
+    else
+      ASSERT_OK(goro_shutdown(s, SHUT_WR));
+    ssize_t r = goro_read_dl(c, buf, 10, SOON);
+    if (r == 10) {
+      ASSERT(memcmp(buf, "0123456789", 10) == 0);
+      r = goro_read_dl(c, buf, sizeof buf, SOON);
+    }
+    if (reset)
+      ASSERT(r == GORO_ECONNRESET || r == 0);
+    else
+      ASSERT_EQ(r, 0);
+    if (!reset) goro_close(s);
+    goro_close(c);
+  }
+  goro_close(lfd);
+}
+
+typedef struct {
+  int fd;
+  _Atomic long bytes, sum;
+  latch *done;
+} shared_reader;
+
+static void small_reader(void *arg) {
+  shared_reader *a = arg;
+  unsigned char buf[7];
+  for (size_t want = 1;; want = want % sizeof buf + 1) {
+    ssize_t r = goro_read_dl(a->fd, buf, want, SOON);
+    if (r <= 0) {
+      ASSERT_EQ(r, 0); /* end of stream, never a timeout */
+      break;
+    }
+    long sum = 0;
+    for (ssize_t i = 0; i < r; i++) sum += buf[i];
+    atomic_fetch_add(&a->bytes, r);
+    atomic_fetch_add(&a->sum, sum);
+  }
+  latch_done(a->done);
+}
+
+/* Two goroutines read one socket in small pieces while the writer sends
+ * chunks of every size, sometimes pausing so that the readers park: every
+ * byte is read once, and both see the end of stream. */
+GTEST_T(net_read_shared_socket_small_pieces, 20000) {
+  int lfd, c;
+  int s = connect_pair(&lfd, &c);
+  latch done;
+  latch_init(&done, 2);
+  shared_reader a = {.fd = c, .done = &done};
+  ASSERT_GT(goro_go(small_reader, &a), 0);
+  ASSERT_GT(goro_go(small_reader, &a), 0);
+  unsigned char chunk[61];
+  long total = 0, sum = 0;
+  for (int i = 0; i < 400 * test_stress() + 100; i++) {
+    size_t n = (size_t)(i * 7 % (int)sizeof chunk) + 1;
+    for (size_t j = 0; j < n; j++) {
+      chunk[j] = (unsigned char)(i + j);
+      sum += chunk[j];
+    }
+    ASSERT_EQ(goro_write(s, chunk, n), (ssize_t)n);
+    total += (long)n;
+    if (i % 5 == 0) goro_sleep(100 * GORO_MICROSECOND);
+    else if (i % 3 == 0) goro_yield();
+  }
+  ASSERT_OK(goro_shutdown(s, SHUT_WR));
+  latch_wait(&done, 2);
+  ASSERT_EQ(atomic_load(&a.bytes), total);
+  ASSERT_EQ(atomic_load(&a.sum), sum);
+  goro_close(c);
+  goro_close(s);
   goro_close(lfd);
 }
 
