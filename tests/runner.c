@@ -435,7 +435,7 @@ int main(int argc, char **argv) {
         return 2;
       }
 
-  char **filters = calloc((size_t)argc + 1, sizeof *filters);
+  char *filters[argc > 0 ? argc : 1]; /* the name filters among the arguments */
   int nf = 0, jobs = 1;
   bool list = false;
   for (int i = 1; i < argc; i++) {
@@ -473,7 +473,5 @@ int main(int argc, char **argv) {
     return 0;
   }
   signal(SIGPIPE, SIG_IGN);
-  int rc = run_all(filters, nf, jobs);
-  free(filters);
-  return rc;
+  return run_all(filters, nf, jobs);
 }
