@@ -16,11 +16,12 @@
  * Writes to sockets use send/sendmsg with MSG_NOSIGNAL so a dead peer
  * yields GORO_EPIPE instead of killing the process with SIGPIPE; an fd that
  * turns out not to be a socket is remembered in its poll descriptor and
- * written with write/writev with SIGPIPE held back on the thread.  Dialed and accepted TCP connections get
- * TCP_NODELAY, as in Go, and TCP_INQ: their reads (goro_read, goro_readv)
- * use recvmsg, learn whether they emptied the socket, and then wait for
- * the poller before the next call instead of failing with EAGAIN first
- * (netpoll.c).
+ * written with write/writev with SIGPIPE held back on the thread.
+ *
+ * Dialed and accepted TCP connections get TCP_NODELAY, as in Go, and
+ * TCP_INQ: their reads (goro_read, goro_readv) use recvmsg, learn whether
+ * they emptied the socket, and then wait for the poller before the next
+ * call instead of failing with EAGAIN first (netpoll.c).
  *
  * Preemption: every call passes a preemption point, so a goroutine that
  * never has to wait (a fast echo loop) still yields to others.

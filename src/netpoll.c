@@ -258,9 +258,10 @@ void goro__netpoll_event(uint64_t data, uint32_t events, g_t **head, g_t **tail,
     return;
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) {
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) __atomic_store_n(&pd->rhup, 1, __ATOMIC_RELAXED);
-    atomic_store_explicit(&pd->revents, atomic_load_explicit(&pd->revents, memory_order_relaxed) + 1,
-                          memory_order_release);
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+      __atomic_store_n(&pd->rhup, 1, __ATOMIC_RELAXED);
+    uint32_t count = atomic_load_explicit(&pd->revents, memory_order_relaxed);
+    atomic_store_explicit(&pd->revents, count + 1, memory_order_release);
     int w = take_waiters(pd, DIR_READ, head, tail);
     pd->ready[DIR_READ] = w == 0;
     *n += w;
@@ -486,8 +487,8 @@ bool goro__pd_read_would_wait(int fd) {
   pd_t *pd = pd_lookup(fd);
   if (!pd) return false;
   goro__lock(&pd->lock);
-  bool r = __atomic_load_n(&pd->inq, __ATOMIC_RELAXED) && !__atomic_load_n(&pd->rhup, __ATOMIC_RELAXED) &&
-           !pd->closing &&
+  bool r = __atomic_load_n(&pd->inq, __ATOMIC_RELAXED) &&
+           !__atomic_load_n(&pd->rhup, __ATOMIC_RELAXED) && !pd->closing &&
            atomic_load(&pd->emptied) == (EMPTIED | atomic_load(&pd->revents));
   goro__unlock(&pd->lock);
   return r;
@@ -533,7 +534,8 @@ static __attribute__((noinline)) ssize_t recv_counted(int fd, const struct iovec
   if (r < 0) return -errno;
   *inq = -1;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-    if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ) memcpy(inq, CMSG_DATA(c), sizeof *inq);
+    if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ)
+      memcpy(inq, CMSG_DATA(c), sizeof *inq);
   return r;
 }
 
