@@ -341,7 +341,9 @@ static int dial_one(const netspec_t *ns, const addr_t *a, int64_t deadline) {
   bool inq = ns->kind == NET_TCP && tune_tcp(fd);
   int rc = connect(fd, (const struct sockaddr *)&a->ss, a->len);
   int e = rc == 0 ? 0 : errno;
-  if (rc != 0 && e != EINPROGRESS && e != EINTR && e != EAGAIN) {
+  /* EAGAIN from a unix socket: the listener's backlog is full; nothing is
+   * in progress (Go returns the error too). */
+  if (rc != 0 && (e != EINPROGRESS && e != EINTR && (e != EAGAIN || a->ss.ss_family == AF_UNIX))) {
     close(fd);
     return -e;
   }
@@ -447,11 +449,12 @@ int goro_accept(int lfd, struct sockaddr *sa, socklen_t *salen) {
 
 ssize_t goro_read_dl(int fd, void *buf, size_t n, int64_t deadline) {
   goro__preempt_point();
-  goro__pd_t *pd = goro__pd_inq(fd);
+  uint32_t gen;
+  goro__pd_t *pd = n > 0 ? goro__pd_inq(fd, &gen) : NULL; /* a 0-byte recv would wait */
   if (pd) {
-    int w = goro__pd_read_wait(pd, fd, deadline);
+    int w = goro__pd_read_wait(pd, gen, fd, deadline);
     if (w < 0) return w;
-    return goro__pd_recv_inq(pd, fd, &(struct iovec){buf, n}, 1, deadline);
+    return goro__pd_recv_inq(pd, gen, fd, &(struct iovec){buf, n}, 1, deadline);
   }
   for (;;) {
     ssize_t r = read(fd, buf, n);
@@ -462,6 +465,15 @@ ssize_t goro_read_dl(int fd, void *buf, size_t n, int64_t deadline) {
 }
 
 ssize_t goro_read(int fd, void *buf, size_t n) { return goro_read_dl(fd, buf, n, GORO_FOREVER); }
+
+/* Whether a valid iovec array asks for any bytes (a read of none returns 0
+ * at once; recvmsg of none on an empty TCP socket would wait). */
+static bool iov_bytes(const struct iovec *iov, int iovcnt) {
+  if (iovcnt <= 0 || iovcnt > IOV_MAX) return false;
+  for (int i = 0; i < iovcnt; i++)
+    if (iov[i].iov_len) return true;
+  return false;
+}
 
 /* write/writev on a non-socket (a pipe) with SIGPIPE held back: blocked
  * on this thread for the call, and a SIGPIPE the call raised is taken
@@ -535,11 +547,12 @@ ssize_t goro_write(int fd, const void *buf, size_t n) {
 
 ssize_t goro_readv_dl(int fd, const struct iovec *iov, int iovcnt, int64_t deadline) {
   goro__preempt_point();
-  goro__pd_t *pd = goro__pd_inq(fd);
-  if (pd && iovcnt >= 0 && iovcnt <= IOV_MAX) {
-    int w = goro__pd_read_wait(pd, fd, deadline);
+  uint32_t gen;
+  goro__pd_t *pd = iov_bytes(iov, iovcnt) ? goro__pd_inq(fd, &gen) : NULL;
+  if (pd) {
+    int w = goro__pd_read_wait(pd, gen, fd, deadline);
     if (w < 0) return w;
-    return goro__pd_recv_inq(pd, fd, iov, iovcnt, deadline);
+    return goro__pd_recv_inq(pd, gen, fd, iov, iovcnt, deadline);
   }
   for (;;) {
     ssize_t r = readv(fd, iov, iovcnt);

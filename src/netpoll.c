@@ -58,10 +58,18 @@
  *     produces an edge that the poller reports, and counts, after the
  *     count was loaded.  A stale record only costs a call (the count
  *     moved on); concurrent readers each record a count that was true for
- *     their own call, and any of them is safe to wait on.  A hang-up or
- *     error event turns the skipping off for good (a reset is not counted
- *     in TCP_INQ); deadline-0 reads always make the call.  Go's poller
- *     does not do this (four reads per echoed message instead of two).
+ *     their own call, and any of them is safe to wait on.  The record
+ *     carries the pd's generation, loaded (before the fd, checked to be
+ *     the reader's) when the read looked the pd up: a read racing a
+ *     goro_close cannot leave a record that the pd's next connection would
+ *     believe.  A hang-up or error event turns the skipping off for good
+ *     (a reset is not counted in TCP_INQ).  Reads always make the call
+ *     for zero bytes (recvmsg of none waits on TCP), with a deadline of 0
+ *     or one that passed, and on a P with other goroutines to run unless
+ *     the emptying read was less than 20 us ago: that P polls the network
+ *     only once it runs out of work, so bytes already there would wait
+ *     behind its queue (up to sysmon's 10 ms) instead of being read.  Go's
+ *     poller does not skip (four reads per echoed message instead of two).
  *   - goro__netpoll_waiters counts goroutines parked here (incremented
  *     before parking, decremented by the goroutine after it wakes), so the
  *     scheduler keeps polling and the deadlock detector stays quiet.
@@ -103,9 +111,9 @@ typedef struct pd_waiter {
 
 struct goro__pd {
   goro__lock_t lock; /* protects the fields below (not idx, freenext) and linked waiters */
-  uint32_t seq;      /* generation, 31 bits used in tags */
+  uint32_t seq;      /* generation, 31 bits used in tags (written atomically) */
   uint32_t idx;      /* index in the slabs (immutable) */
-  int fd;            /* fd this pd serves, -1 when free */
+  int fd;            /* fd this pd serves, -1 when free (written atomically) */
   uint8_t closing;   /* closed or free: waiters get GORO_ECLOSED */
   uint8_t notsock;   /* writes use write(2), not send(2) */
   uint8_t lazy;      /* registered on first wait (an fd goro did not make) */
@@ -113,8 +121,10 @@ struct goro__pd {
   uint8_t rhup;      /* a hang-up or error event was seen: reads are never skipped */
   uint8_t ready[2];
   _Atomic uint32_t revents; /* read-direction events seen (written under lock) */
-  _Atomic uint64_t emptied; /* EMPTIED | revents as seen before a read that left
-                               the socket empty; 0 when not known empty */
+  _Atomic uint64_t emptied; /* EMPTIED | generation << 32 | revents as seen
+                               before a read that left the socket empty; 0
+                               when not known empty */
+  _Atomic int64_t emptied_ns; /* when that read returned (a hint) */
   pd_waiter_t *head[2], *tail[2];
   struct goro__pd *freenext; /* free list (reg_lock) */
 };
@@ -127,7 +137,10 @@ typedef goro__pd_t pd_t;
 #define FD_CHUNK (1u << FD_CHUNK_SHIFT)
 #define FD_CHUNKS 16384u /* fds below 64M */
 #define TAG_BIT ((uint64_t)1 << 63)
-#define EMPTIED ((uint64_t)1 << 32)
+#define EMPTIED ((uint64_t)1 << 63)
+/* On a P with other goroutines to run, a read skips the call only this
+ * soon after the read that emptied the socket (see goro__pd_read_wait). */
+#define SKIP_WHEN_BUSY_NS (20 * GORO_MICROSECOND)
 #define SEQ_MASK 0x7fffffffu
 
 static _Atomic(pd_t *) pd_slabs[PD_SLABS];
@@ -280,8 +293,8 @@ static void pd_retire(pd_t *pd) {
   g_t *head = NULL, *tail = NULL;
   goro__lock(&pd->lock);
   pd->closing = 1;
-  pd->seq++;
-  pd->fd = -1;
+  __atomic_store_n(&pd->seq, pd->seq + 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&pd->fd, -1, __ATOMIC_RELEASE);
   pd->ready[0] = pd->ready[1] = 0;
   take_waiters(pd, DIR_READ, &head, &tail);
   take_waiters(pd, DIR_WRITE, &head, &tail);
@@ -319,8 +332,8 @@ static int pd_register(int fd, bool replace, bool notsock, bool lazy, pd_t **out
     return GORO_ENOMEM;
   }
   goro__lock(&pd->lock);
-  pd->seq++;
-  pd->fd = fd;
+  __atomic_store_n(&pd->seq, pd->seq + 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&pd->fd, fd, __ATOMIC_RELEASE);
   pd->closing = 0;
   pd->notsock = notsock;
   __atomic_store_n(&pd->lazy, lazy, __ATOMIC_RELAXED);
@@ -338,7 +351,7 @@ static int pd_register(int fd, bool replace, bool notsock, bool lazy, pd_t **out
     int e = errno;
     goro__lock(&pd->lock);
     pd->closing = 1;
-    pd->fd = -1;
+    __atomic_store_n(&pd->fd, -1, __ATOMIC_RELEASE);
     goro__unlock(&pd->lock);
     pd_free_locked(pd);
     goro__unlock(&reg_lock);
@@ -473,9 +486,18 @@ static int pd_park_locked(pd_t *pd, g_t *g, int events, int64_t deadline) {
 /* Reads that skip the attempt known to fail                           */
 /* ------------------------------------------------------------------ */
 
-goro__pd_t *goro__pd_inq(int fd) {
+goro__pd_t *goro__pd_inq(int fd, uint32_t *gen) {
   pd_t *pd = pd_lookup(fd);
-  return pd && __atomic_load_n(&pd->inq, __ATOMIC_RELAXED) ? pd : NULL;
+  if (!pd || !__atomic_load_n(&pd->inq, __ATOMIC_RELAXED)) return NULL;
+  /* The generation, then the fd: a pd reused for another fd since the
+   * lookup shows that fd (or -1) once the newer generation is seen. */
+  *gen = __atomic_load_n(&pd->seq, __ATOMIC_ACQUIRE) & SEQ_MASK;
+  return __atomic_load_n(&pd->fd, __ATOMIC_ACQUIRE) == fd ? pd : NULL;
+}
+
+/* The record of a read that left the socket empty. */
+static inline uint64_t emptied_at(uint32_t gen, uint32_t seen) {
+  return EMPTIED | (uint64_t)gen << 32 | seen;
 }
 
 void goro__pd_set_inq(int fd) {
@@ -489,7 +511,7 @@ bool goro__pd_read_would_wait(int fd) {
   goro__lock(&pd->lock);
   bool r = __atomic_load_n(&pd->inq, __ATOMIC_RELAXED) &&
            !__atomic_load_n(&pd->rhup, __ATOMIC_RELAXED) && !pd->closing &&
-           atomic_load(&pd->emptied) == (EMPTIED | atomic_load(&pd->revents));
+           atomic_load(&pd->emptied) == emptied_at(pd->seq & SEQ_MASK, atomic_load(&pd->revents));
   goro__unlock(&pd->lock);
   return r;
 }
@@ -501,6 +523,7 @@ static int wait_read_event(pd_t *pd, int fd, uint32_t seen, int64_t deadline) {
   if (deadline == 0) return GORO_ETIMEDOUT;
   if (deadline > 0 && goro__nanotime() >= deadline) return GORO_ETIMEDOUT;
   g_t *g = goro__getg();
+  if (!g) return GORO_ENOTGOROUTINE;
   goro__lock(&pd->lock);
   if (pd->closing || pd->fd != fd) {
     goro__unlock(&pd->lock);
@@ -539,22 +562,50 @@ static __attribute__((noinline)) ssize_t recv_counted(int fd, const struct iovec
   return r;
 }
 
-int goro__pd_read_wait(goro__pd_t *pd, int fd, int64_t deadline) {
-  uint32_t seen = atomic_load_explicit(&pd->revents, memory_order_acquire);
-  if (deadline != 0 && !__atomic_load_n(&pd->rhup, __ATOMIC_RELAXED) &&
-      atomic_load_explicit(&pd->emptied, memory_order_relaxed) == (EMPTIED | seen))
-    return wait_read_event(pd, fd, seen, deadline);
-  return 0;
+/* Whether the caller's P has other goroutines to run.  It then runs them
+ * before it polls the network again. */
+static bool p_has_other_work(void) {
+  m_t *m = goro__getm();
+  p_t *p = m ? m->p : NULL;
+  if (!p) return false;
+  return atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL ||
+         atomic_load_explicit(&p->runqtail, memory_order_relaxed) !=
+             atomic_load_explicit(&p->runqhead, memory_order_relaxed) ||
+         goro__ss_pending(p) || atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0;
 }
 
-ssize_t goro__pd_recv_inq(goro__pd_t *pd, int fd, const struct iovec *iov, int iovcnt,
-                          int64_t deadline) {
+int goro__pd_read_wait(goro__pd_t *pd, uint32_t gen, int fd, int64_t deadline) {
+  uint32_t seen = atomic_load_explicit(&pd->revents, memory_order_acquire);
+  if (deadline == 0 || __atomic_load_n(&pd->rhup, __ATOMIC_RELAXED) ||
+      atomic_load_explicit(&pd->emptied, memory_order_acquire) != emptied_at(gen, seen))
+    return 0;
+  /* A passed deadline still makes the call once, as on other fds: a
+   * polling loop of such reads would never let the poller run. */
+  if (deadline > 0 && goro__nanotime() >= deadline) return 0;
+  /* Bytes that arrived since the socket was found empty are picked up by
+   * the next poll of the network, which a P with other goroutines to run
+   * makes only when it runs out of them (or sysmon, every 10 ms); the call
+   * would have had them at once.  Skipping there is only a good bet right
+   * after the emptying read (a request/response loop writing its answer):
+   * bytes that come later than that had to wait for the poller anyway
+   * when the call failed just before they arrived. */
+  if (p_has_other_work() &&
+      goro__nanotime() - atomic_load_explicit(&pd->emptied_ns, memory_order_relaxed) >
+          SKIP_WHEN_BUSY_NS)
+    return 0;
+  return wait_read_event(pd, fd, seen, deadline);
+}
+
+ssize_t goro__pd_recv_inq(goro__pd_t *pd, uint32_t gen, int fd, const struct iovec *iov,
+                          int iovcnt, int64_t deadline) {
   for (;;) {
     uint32_t seen = atomic_load_explicit(&pd->revents, memory_order_acquire);
     int inq;
     ssize_t r = recv_counted(fd, iov, iovcnt, &inq);
     if (r > 0) {
-      atomic_store_explicit(&pd->emptied, inq == 0 ? EMPTIED | seen : 0, memory_order_relaxed);
+      if (inq == 0) atomic_store_explicit(&pd->emptied_ns, goro__nanotime(), memory_order_relaxed);
+      atomic_store_explicit(&pd->emptied, inq == 0 ? emptied_at(gen, seen) : 0,
+                            memory_order_release);
       return r;
     }
     if (r == 0) return 0;
@@ -565,7 +616,8 @@ ssize_t goro__pd_recv_inq(goro__pd_t *pd, int fd, const struct iovec *iov, int i
       /* Hung up or failed, yet nothing to read: wait the ordinary way. */
       w = goro__pd_wait(fd, GORO_READABLE, deadline);
     } else {
-      atomic_store_explicit(&pd->emptied, EMPTIED | seen, memory_order_relaxed);
+      atomic_store_explicit(&pd->emptied_ns, goro__nanotime(), memory_order_relaxed);
+      atomic_store_explicit(&pd->emptied, emptied_at(gen, seen), memory_order_release);
       w = wait_read_event(pd, fd, seen, deadline);
     }
     if (w < 0) return w;

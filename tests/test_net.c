@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -460,6 +462,99 @@ GTEST_T(net_read_skips_call_after_emptying, 20000) {
   ASSERT(!goro__pd_read_would_wait(p[0]));
   close(p[0]);
   close(p[1]);
+  goro_close(c);
+  goro_close(s);
+  goro_close(lfd);
+}
+
+typedef struct {
+  int fd;
+  ssize_t r;
+} foreign_read_arg;
+
+static void *foreign_read(void *arg) {
+  foreign_read_arg *a = arg;
+  char b[4];
+  a->r = goro_read(a->fd, b, sizeof b);
+  return NULL;
+}
+
+/* Reads that must make the call even though the socket was left empty:
+ * zero bytes asked for, a deadline that passed, a thread that is not a
+ * goroutine (and so cannot wait). */
+GTEST_T(net_read_edge_cases_after_emptying, 20000) {
+  int lfd, c;
+  int s = connect_pair(&lfd, &c);
+  char buf[8];
+  ASSERT_EQ(goro_write(c, "x", 1), 1);
+  read_full(s, buf, 1);
+  /* Nothing pending: zero-byte reads return 0 at once, like read(2). */
+  ASSERT_EQ(goro_read(s, buf, 0), 0);
+  struct iovec none[2] = {{buf, 0}, {buf + 1, 0}};
+  ASSERT_EQ(goro_readv(s, none, 2), 0);
+  ASSERT_EQ(goro_readv(s, none, 0), 0);
+  /* A passed deadline still makes the call once: the bytes are read. */
+  ASSERT_EQ(goro_write(c, "hello", 5), 5);
+  goro_sleep(GORO_MILLISECOND);
+  ASSERT_EQ(goro_read_dl(s, buf, sizeof buf, goro_now() - 1), 5);
+  ASSERT_ERR(goro_read_dl(s, buf, sizeof buf, goro_now() - 1), GORO_ETIMEDOUT);
+  /* A thread that is not a goroutine gets an error, not a crash. */
+  foreign_read_arg fa = {s, 0};
+  pthread_t t;
+  ASSERT_OK(pthread_create(&t, NULL, foreign_read, &fa));
+  ASSERT_OK(pthread_join(t, NULL));
+  ASSERT_ERR(fa.r, GORO_ENOTGOROUTINE);
+  goro_close(c);
+  goro_close(s);
+  goro_close(lfd);
+}
+
+static _Atomic int spin_stop, spinners_done, saw_poll_waiter;
+
+/* Keeps a processor busy; notes whether any goroutine waited in the
+ * poller meanwhile (nothing else in the test does). */
+static void spin_until_stopped(void *arg) {
+  (void)arg;
+  int64_t limit = goro_now() + 200 * GORO_MILLISECOND;
+  while (!atomic_load(&spin_stop) && goro_now() < limit)
+    if (atomic_load(&goro__netpoll_waiters) > 0) atomic_store(&saw_poll_waiter, 1);
+  atomic_fetch_add(&spinners_done, 1);
+}
+
+/* Bytes already queued when a read comes some time after the one that
+ * emptied the socket are read at once, even when every processor is
+ * busy: the read makes the call instead of waiting in the poller (whose
+ * next poll would come only when the processors run out of work, or from
+ * sysmon within 10 ms). */
+GTEST_T(net_read_queued_bytes_on_busy_processors, 20000) {
+  int lfd, c;
+  int s = connect_pair(&lfd, &c);
+  char buf[8];
+  for (int round = 0; round < 5; round++) {
+    ASSERT_EQ(goro_write(c, "a", 1), 1);
+    read_full(s, buf, 1); /* empties the socket */
+    atomic_store(&spin_stop, 0);
+    atomic_store(&saw_poll_waiter, 0);
+    int spinners = 2 * goro_maxprocs(0) + 1;
+    atomic_store(&spinners_done, 0);
+    for (int i = 0; i < spinners; i++) ASSERT_GT(goro_go(spin_until_stopped, NULL), 0);
+    ASSERT_EQ(write(c, "b", 1), 1); /* plain write: this goroutine keeps running */
+    int avail = 0;
+    while (avail == 0) ASSERT_OK(ioctl(s, FIONREAD, &avail));
+    int64_t t = goro_now();
+    while (goro_now() - t < 200 * GORO_MICROSECOND) {
+    }
+    ssize_t r = goro_read_dl(s, buf, 1, goro_now() + 5 * GORO_SECOND);
+    atomic_store(&spin_stop, 1);
+    ASSERT_EQ(r, 1);
+    ASSERT_EQ(buf[0], 'b');
+    WAIT_REACHES(&spinners_done, spinners, 10, goro_sleep(GORO_MILLISECOND));
+    /* With one processor the read never waited in the poller.  With more,
+     * this goroutine may resume (after the OS or sysmon preempted it) on
+     * a processor whose queue the others emptied; waiting is right there,
+     * since an idle processor polls at once. */
+    if (goro_maxprocs(0) == 1) ASSERT(!atomic_load(&saw_poll_waiter));
+  }
   goro_close(c);
   goro_close(s);
   goro_close(lfd);
