@@ -372,9 +372,10 @@ GORO_EXTERN int goro_udp_bind(const char *network, const char *address);
 GORO_EXTERN int goro_accept(int lfd, struct sockaddr *sa, socklen_t *salen);
 GORO_EXTERN int goro_accept_dl(int lfd, struct sockaddr *sa, socklen_t *salen, int64_t deadline);
 /* read returns 0 at end of stream.  On TCP connections made by goro_dial
- * and goro_accept, a read after one that emptied the connection waits for
- * the poller to report new input before it makes the system call (which
- * would fail with EAGAIN); a deadline of 0 always makes the call. */
+ * and goro_accept, a read right after one that emptied the connection
+ * waits for the poller to report new input before it makes the system
+ * call (which would fail with EAGAIN); a deadline of 0 or one that has
+ * passed always makes the call. */
 GORO_EXTERN ssize_t goro_read(int fd, void *buf, size_t n);
 GORO_EXTERN ssize_t goro_read_dl(int fd, void *buf, size_t n, int64_t deadline);
 /* write writes all n bytes unless an error or the deadline intervenes
