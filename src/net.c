@@ -447,15 +447,27 @@ int goro_accept(int lfd, struct sockaddr *sa, socklen_t *salen) {
   return goro_accept_dl(lfd, sa, salen, GORO_FOREVER);
 }
 
+/* A read on a TCP connection with TCP_INQ (netpoll.c): the waits park
+ * from this frame, not from deeper ones, so that a parked shared-stack
+ * goroutine keeps as little stack as with the ordinary path. */
+static ssize_t read_tcp(goro__pd_t *pd, uint32_t gen, int fd, const struct iovec *iov, int iovcnt,
+                        int64_t deadline) {
+  int w = goro__pd_read_wait(pd, gen, fd, deadline);
+  if (w < 0) return w;
+  for (;;) {
+    uint32_t seen;
+    ssize_t r = goro__pd_recv_inq(pd, gen, fd, iov, iovcnt, &seen);
+    if (r != -EAGAIN) return r;
+    w = goro__pd_read_event_wait(pd, fd, seen, deadline);
+    if (w < 0) return w;
+  }
+}
+
 ssize_t goro_read_dl(int fd, void *buf, size_t n, int64_t deadline) {
   goro__preempt_point();
   uint32_t gen;
   goro__pd_t *pd = n > 0 ? goro__pd_inq(fd, &gen) : NULL; /* a 0-byte recv would wait */
-  if (pd) {
-    int w = goro__pd_read_wait(pd, gen, fd, deadline);
-    if (w < 0) return w;
-    return goro__pd_recv_inq(pd, gen, fd, &(struct iovec){buf, n}, 1, deadline);
-  }
+  if (pd) return read_tcp(pd, gen, fd, &(struct iovec){buf, n}, 1, deadline);
   for (;;) {
     ssize_t r = read(fd, buf, n);
     if (r >= 0) return r;
@@ -549,11 +561,7 @@ ssize_t goro_readv_dl(int fd, const struct iovec *iov, int iovcnt, int64_t deadl
   goro__preempt_point();
   uint32_t gen;
   goro__pd_t *pd = iov_bytes(iov, iovcnt) ? goro__pd_inq(fd, &gen) : NULL;
-  if (pd) {
-    int w = goro__pd_read_wait(pd, gen, fd, deadline);
-    if (w < 0) return w;
-    return goro__pd_recv_inq(pd, gen, fd, iov, iovcnt, deadline);
-  }
+  if (pd) return read_tcp(pd, gen, fd, iov, iovcnt, deadline);
   for (;;) {
     ssize_t r = readv(fd, iov, iovcnt);
     if (r >= 0) return r;

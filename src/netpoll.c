@@ -597,31 +597,25 @@ int goro__pd_read_wait(goro__pd_t *pd, uint32_t gen, int fd, int64_t deadline) {
 }
 
 ssize_t goro__pd_recv_inq(goro__pd_t *pd, uint32_t gen, int fd, const struct iovec *iov,
-                          int iovcnt, int64_t deadline) {
+                          int iovcnt, uint32_t *seen) {
   for (;;) {
-    uint32_t seen = atomic_load_explicit(&pd->revents, memory_order_acquire);
+    *seen = atomic_load_explicit(&pd->revents, memory_order_acquire);
     int inq;
     ssize_t r = recv_counted(fd, iov, iovcnt, &inq);
-    if (r > 0) {
-      if (inq == 0) atomic_store_explicit(&pd->emptied_ns, goro__nanotime(), memory_order_relaxed);
-      atomic_store_explicit(&pd->emptied, inq == 0 ? emptied_at(gen, seen) : 0,
-                            memory_order_release);
-      return r;
-    }
-    if (r == 0) return 0;
     if (r == -EINTR) continue;
-    if (r != -EAGAIN) return r;
-    int w;
-    if (__atomic_load_n(&pd->rhup, __ATOMIC_RELAXED)) {
-      /* Hung up or failed, yet nothing to read: wait the ordinary way. */
-      w = goro__pd_wait(fd, GORO_READABLE, deadline);
-    } else {
-      atomic_store_explicit(&pd->emptied_ns, goro__nanotime(), memory_order_relaxed);
-      atomic_store_explicit(&pd->emptied, emptied_at(gen, seen), memory_order_release);
-      w = wait_read_event(pd, fd, seen, deadline);
-    }
-    if (w < 0) return w;
+    if (r < 0 && r != -EAGAIN) return r;
+    bool empty = r < 0 || inq == 0;
+    if (r == 0) return 0;
+    if (empty) atomic_store_explicit(&pd->emptied_ns, goro__nanotime(), memory_order_relaxed);
+    atomic_store_explicit(&pd->emptied, empty ? emptied_at(gen, *seen) : 0, memory_order_release);
+    return r;
   }
+}
+
+int goro__pd_read_event_wait(goro__pd_t *pd, int fd, uint32_t seen, int64_t deadline) {
+  /* Hung up or failed, yet nothing to read: wait the ordinary way. */
+  if (__atomic_load_n(&pd->rhup, __ATOMIC_RELAXED)) return goro__pd_wait(fd, GORO_READABLE, deadline);
+  return wait_read_event(pd, fd, seen, deadline);
 }
 
 void goro__netpoll_pd_fini(void) {

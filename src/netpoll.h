@@ -29,13 +29,18 @@ HIDDEN void goro__pd_set_inq(int fd);
 HIDDEN goro__pd_t *goro__pd_inq(int fd, uint32_t *gen);
 /* Before the first call of a read: if the last read emptied the socket and
  * no event came since, wait for one.  Returns >= 0 to make the call, or
- * GORO_ETIMEDOUT / GORO_ECLOSED.  Apart from goro__pd_recv_inq so that a
- * parked reader's stack holds no more than the caller's frame. */
+ * GORO_ETIMEDOUT / GORO_ECLOSED / GORO_ENOTGOROUTINE. */
 HIDDEN int goro__pd_read_wait(goro__pd_t *pd, uint32_t gen, int fd, int64_t deadline);
-/* The read itself: recvmsg until bytes, end of stream, an error or the
- * deadline, recording whether the socket was left empty. */
+/* One recvmsg (retried on EINTR), recording whether it left the socket
+ * empty: bytes, 0 at end of stream, or -errno; on -EAGAIN, *seen is the
+ * event count to pass to goro__pd_read_event_wait. */
 HIDDEN ssize_t goro__pd_recv_inq(goro__pd_t *pd, uint32_t gen, int fd, const struct iovec *iov,
-                                 int iovcnt, int64_t deadline);
+                                 int iovcnt, uint32_t *seen);
+/* After -EAGAIN: wait for an event newer than seen.  Returns >= 0 to make
+ * the call again, or GORO_ETIMEDOUT / GORO_ECLOSED / GORO_ENOTGOROUTINE.
+ * The caller (net.c) loops and parks from its own frame: a shared-stack
+ * goroutine keeps every frame below the park while parked. */
+HIDDEN int goro__pd_read_event_wait(goro__pd_t *pd, int fd, uint32_t seen, int64_t deadline);
 /* Whether the next read on fd would wait for an event first (tests). */
 HIDDEN bool goro__pd_read_would_wait(int fd);
 /* resolve.c: join the resolver threads (from goro__netpoll_pd_fini). */
