@@ -858,6 +858,18 @@ GTEST_T(net_unix_sockets, 20000) {
   ASSERT(memcmp(buf, "abst", 4) == 0);
   goro_close(c);
   goro_close(lfd);
+
+  /* A listener that does not accept: once its backlog is full, a dial
+   * fails with GORO_EAGAIN at once, as in Go (nothing is in progress
+   * that a wait could see finish). */
+  snprintf(name, sizeof name, "@goro-test-full-%d", (int)getpid());
+  lfd = goro_listen("unix", name, 1);
+  ASSERT_GE(lfd, 0);
+  int held[64], nh = 0, r = 0;
+  while (nh < 64 && (r = goro_dial("unix", name, GORO_FOREVER)) >= 0) held[nh++] = r;
+  ASSERT_ERR(r, GORO_EAGAIN);
+  while (nh > 0) goro_close(held[--nh]);
+  goro_close(lfd);
 }
 
 GTEST_T(net_udp, 20000) {
