@@ -518,7 +518,7 @@ bool goro__pd_read_would_wait(int fd) {
 
 /* Wait until a read event newer than `seen` (the count before the read
  * that found the socket empty).  Returns > 0 to read again, or
- * GORO_ETIMEDOUT / GORO_ECLOSED. */
+ * GORO_ETIMEDOUT / GORO_ECLOSED / GORO_ENOTGOROUTINE. */
 static int wait_read_event(pd_t *pd, int fd, uint32_t seen, int64_t deadline) {
   if (deadline == 0) return GORO_ETIMEDOUT;
   if (deadline > 0 && goro__nanotime() >= deadline) return GORO_ETIMEDOUT;
