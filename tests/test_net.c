@@ -405,6 +405,16 @@ GTEST_T(net_half_close, 20000) {
 
 #define SOON (goro_now() + 2 * GORO_SECOND)
 
+/* Until fd has n bytes queued (the kernel may finish a loopback send's
+ * delivery after the send returns, on a loaded machine). */
+static void wait_bytes(int fd, int n) {
+  int64_t dl = goro_now() + 5 * GORO_SECOND;
+  for (int avail = 0; avail < n; goro_sleep(100 * GORO_MICROSECOND)) {
+    ASSERT_OK(ioctl(fd, FIONREAD, &avail));
+    ASSERT_LT(goro_now(), dl);
+  }
+}
+
 static void delayed_write(void *arg) {
   void **a = arg;
   goro_sleep(5 * GORO_MILLISECOND);
@@ -495,7 +505,7 @@ GTEST_T(net_read_edge_cases_after_emptying, 20000) {
   ASSERT_EQ(goro_readv(s, none, 0), 0);
   /* A passed deadline still makes the call once: the bytes are read. */
   ASSERT_EQ(goro_write(c, "hello", 5), 5);
-  goro_sleep(GORO_MILLISECOND);
+  wait_bytes(s, 5);
   ASSERT_EQ(goro_read_dl(s, buf, sizeof buf, goro_now() - 1), 5);
   ASSERT_ERR(goro_read_dl(s, buf, sizeof buf, goro_now() - 1), GORO_ETIMEDOUT);
   /* A thread that is not a goroutine gets an error, not a crash. */
@@ -581,7 +591,7 @@ GTEST_T(net_read_after_partial_read, 20000) {
     ASSERT(memcmp(in, out, sizeof in) == 0);
     /* Already here: a deadline-0 read still tries the call. */
     ASSERT_EQ(goro_write(s, out, 3), 3);
-    goro_sleep(GORO_MILLISECOND);
+    wait_bytes(c, 3);
     ASSERT_EQ(goro_read_dl(c, in, 3, 0), 3);
     ASSERT_ERR(goro_read_dl(c, in, 3, 0), GORO_ETIMEDOUT);
     /* readv reads the same way. */
