@@ -77,7 +77,8 @@
  * Locks: reg_lock protects the fd table, the pd free list and slab growth.
  * pd->lock protects every field of the pd and the waiter records linked
  * into it, except the read-skip record (emptied, emptied_ns: atomics that
- * readers write without it; revents is written under it, read without).  Order: reg_lock before pd->lock (never the other way).
+ * readers write without it; revents is written under it, read without).
+ * Order: reg_lock before pd->lock (never the other way).
  *
  * Rejected: Go's lock-free per-direction words (nil/ready/wait/G*) allow a
  * single waiter per direction, which would force a separate mutex per fd to
