@@ -4,7 +4,7 @@
  * its home P (GORO_SSTACK_SIZE bytes at a fixed address, guard page at
  * the bottom).  Whenever it switches out (park, yield, preemption) the
  * scheduler, on g0, copies the used part of that stack -- from its saved
- * stack pointer to the top, ~640 B for a goroutine parked in a read -- to
+ * stack pointer to the top, ~750 B for a goroutine parked in a read -- to
  * a heap buffer, and copies it back just before switching to it again.
  * So a parked goroutine costs its saved bytes, its G record and its
  * records below, not a page; a server's connection goroutines hold about
