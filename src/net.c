@@ -252,16 +252,22 @@ static bool tune_tcp(int fd) {
   return setsockopt(fd, IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0;
 }
 
-/* A non-blocking, close-on-exec socket registered with the poller. */
-static int new_socket(int family, int type) {
-  int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int r = goro__pd_open(fd, false);
+/* Register fd, just made, with the poller (inq: tune_tcp took TCP_INQ).
+ * Returns fd, or a negative code with fd closed. */
+static int register_fd(int fd, bool inq) {
+  int r = goro__pd_open(fd, inq);
   if (r < 0) {
     close(fd);
     return r;
   }
   return fd;
+}
+
+/* A non-blocking, close-on-exec socket registered with the poller. */
+static int new_socket(int family, int type) {
+  int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  return register_fd(fd, false);
 }
 
 static int bind_socket(const netspec_t *ns, const addr_t *a, bool dualstack, int backlog) {
@@ -347,12 +353,7 @@ static int dial_one(const netspec_t *ns, const addr_t *a, int64_t deadline) {
     close(fd);
     return -e;
   }
-  int r = goro__pd_open(fd, false);
-  if (r < 0) {
-    close(fd);
-    return r;
-  }
-  if (inq) goro__pd_set_inq(fd);
+  if ((fd = register_fd(fd, inq)) < 0) return fd;
   if (rc == 0) return fd;
   /* Connecting: wait until writable, then ask how it went. */
   for (;;) {
@@ -421,13 +422,8 @@ int goro_accept_dl(int lfd, struct sockaddr *sa, socklen_t *salen, int64_t deadl
     socklen_t len = sizeof ss;
     int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      int r = goro__pd_open(fd, false);
-      if (r < 0) {
-        close(fd);
-        return r;
-      }
-      if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && tune_tcp(fd))
-        goro__pd_set_inq(fd);
+      bool inq = (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && tune_tcp(fd);
+      if ((fd = register_fd(fd, inq)) < 0) return fd;
       if (sa && salen) {
         socklen_t cp = len < *salen ? len : *salen;
         memcpy(sa, &ss, cp);

@@ -311,9 +311,10 @@ static void pd_retire(pd_t *pd) {
  * its old registration is known dead, so any table entry is stale (its fd
  * was closed without goro_close) and is retired.  Otherwise an existing
  * entry is used as is.  lazy: registered by a wait, not by goro's own
- * socket calls.  Returns 0 and the
- * pd, or a negative code (epoll refuses regular files with -EPERM). */
-static int pd_register(int fd, bool replace, bool notsock, bool lazy, pd_t **out) {
+ * socket calls.  inq: a TCP socket with TCP_INQ set (reads may skip the
+ * call, below).  Returns 0 and the pd, or a negative code (epoll refuses
+ * regular files with -EPERM). */
+static int pd_register(int fd, bool replace, bool lazy, bool inq, pd_t **out) {
   int epfd = goro__netpoll_epfd();
   if (epfd < 0) return GORO_ENOTRUNNING;
   goro__lock(&reg_lock);
@@ -337,10 +338,10 @@ static int pd_register(int fd, bool replace, bool notsock, bool lazy, pd_t **out
   __atomic_store_n(&pd->seq, pd->seq + 1, __ATOMIC_RELEASE);
   __atomic_store_n(&pd->fd, fd, __ATOMIC_RELEASE);
   pd->closing = 0;
-  pd->notsock = notsock;
+  pd->notsock = 0;
   __atomic_store_n(&pd->lazy, lazy, __ATOMIC_RELAXED);
   pd->ready[0] = pd->ready[1] = 0;
-  __atomic_store_n(&pd->inq, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&pd->inq, inq, __ATOMIC_RELAXED);
   __atomic_store_n(&pd->rhup, 0, __ATOMIC_RELAXED);
   atomic_store_explicit(&pd->emptied, 0, memory_order_relaxed);
   pd->head[0] = pd->head[1] = pd->tail[0] = pd->tail[1] = NULL;
@@ -366,9 +367,9 @@ static int pd_register(int fd, bool replace, bool notsock, bool lazy, pd_t **out
   return 0;
 }
 
-int goro__pd_open(int fd, bool notsock) {
+int goro__pd_open(int fd, bool inq) {
   pd_t *pd;
-  return pd_register(fd, true, notsock, false, &pd);
+  return pd_register(fd, true, false, inq, &pd);
 }
 
 int goro__pd_close(int fd) {
@@ -410,7 +411,7 @@ int goro__pd_wait(int fd, int events, int64_t deadline) {
   if (!events) return GORO_EINVAL;
   pd_t *pd = pd_lookup(fd);
   if (!pd) {
-    int r = pd_register(fd, false, false, true, &pd);
+    int r = pd_register(fd, false, true, false, &pd);
     if (r < 0) return r;
   } else if (__atomic_load_n(&pd->lazy, __ATOMIC_RELAXED)) {
     /* An fd goro did not make may have been closed with close(2) and its
@@ -425,7 +426,7 @@ int goro__pd_wait(int fd, int events, int64_t deadline) {
     if (live && epoll_ctl(goro__netpoll_epfd(), EPOLL_CTL_MOD, fd, &ev) != 0) {
       int e = errno;
       if (e != ENOENT) return -e;
-      int r = pd_register(fd, true, false, true, &pd);
+      int r = pd_register(fd, true, true, false, &pd);
       if (r < 0) return r;
     }
   }
@@ -502,11 +503,6 @@ static inline uint64_t emptied_at(uint32_t gen, uint32_t seen) {
   return EMPTIED | (uint64_t)gen << 32 | seen;
 }
 
-void goro__pd_set_inq(int fd) {
-  pd_t *pd = pd_lookup(fd);
-  if (pd) __atomic_store_n(&pd->inq, 1, __ATOMIC_RELAXED);
-}
-
 bool goro__pd_read_would_wait(int fd) {
   pd_t *pd = pd_lookup(fd);
   if (!pd) return false;
@@ -543,7 +539,7 @@ static int wait_read_event(pd_t *pd, int fd, uint32_t seen, int64_t deadline) {
  * told).  Returns bytes or -errno.  Out of line, so that the message
  * header is not in the frame a reader parks in: a shared-stack goroutine
  * keeps that frame while parked. */
-static __attribute__((noinline)) ssize_t recv_counted(int fd, const struct iovec *iov, int iovcnt,
+static NOINLINE ssize_t recv_counted(int fd, const struct iovec *iov, int iovcnt,
                                                       int *inq) {
   union {
     char buf[CMSG_SPACE(sizeof(int))];
@@ -570,10 +566,8 @@ static bool p_has_other_work(void) {
   m_t *m = goro__getm();
   p_t *p = m ? m->p : NULL;
   if (!p) return false;
-  return atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL ||
-         atomic_load_explicit(&p->runqtail, memory_order_relaxed) !=
-             atomic_load_explicit(&p->runqhead, memory_order_relaxed) ||
-         goro__ss_pending(p) || atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0;
+  return !goro__runq_empty(p) || goro__ss_pending(p) ||
+         atomic_load_explicit(&goro__sched.runqsize, memory_order_relaxed) > 0;
 }
 
 int goro__pd_read_wait(goro__pd_t *pd, uint32_t gen, int fd, int64_t deadline) {

@@ -13,7 +13,8 @@ HIDDEN void goro__netpoll_event(uint64_t data, uint32_t events, g_t **head, g_t 
 /* Portable half: release poll descriptors at shutdown. */
 HIDDEN void goro__netpoll_pd_fini(void);
 /* Poll descriptors (netpoll.c), used by net.c. */
-HIDDEN int goro__pd_open(int fd, bool notsock);
+/* Register an fd goro made; inq: a TCP socket with TCP_INQ set (below). */
+HIDDEN int goro__pd_open(int fd, bool inq);
 HIDDEN int goro__pd_wait(int fd, int events, int64_t deadline);
 HIDDEN int goro__pd_close(int fd);
 HIDDEN bool goro__pd_notsock(int fd);
@@ -23,7 +24,6 @@ HIDDEN void goro__pd_set_notsock(int fd);
  * call that would fail with EAGAIN. */
 typedef struct goro__pd goro__pd_t;
 struct iovec;
-HIDDEN void goro__pd_set_inq(int fd);
 /* fd's pd and its generation (for goro__pd_read_wait / goro__pd_recv_inq),
  * or NULL: read the ordinary way. */
 HIDDEN goro__pd_t *goro__pd_inq(int fd, uint32_t *gen);
