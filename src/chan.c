@@ -140,8 +140,11 @@ static inline bool deadline_passed(int64_t deadline) {
  * thread to wake for the new work, a preemption request) is a tail call to
  * out-of-line code, so the fast path uses only scratch registers.  The
  * general code is the one source of the semantics; these paths are a
- * subset of it, step for step.  Measured: 4 producers and 4 consumers at
- * one P 57.8 -> 41.4 M instructions per 400,000 messages. */
+ * subset of it, step for step.  An open channel that must block goes
+ * straight to send_block / recv_block, whose checks the fast path has
+ * made.  Measured: 4 producers and 4 consumers at one P 57.8 -> 41.4 M
+ * instructions per 400,000 messages; ping-pong at one P 639 -> 589
+ * instructions per round trip (callgrind) once blocking went straight. */
 
 static NOINLINE int fast_finish_slow(goro_chan *c, bool sleepers, g_t *wake) {
   if (sleepers) goro__unlock_slow(&c->lock);
@@ -290,7 +293,9 @@ int goro_chan_send(goro_chan *c, const void *elem) {
     goro__chan_send_direct(c, r, elem, 8);
     return fast_unlock_ready(c, rg);
   }
-  if (goro__chan_qcount(c) >= c->cap) return send_locked_general(c, elem);
+  /* Full (or unbuffered with no receiver) and open: block, as
+   * chan_send_locked would after the same checks. */
+  if (goro__chan_qcount(c) >= c->cap) return send_block(c, elem, GORO_FOREVER);
   goro__chan_buf_put(c, elem);
   return fast_unlock(c);
 }
@@ -426,7 +431,10 @@ int goro_chan_recv(goro_chan *c, void *out, bool *ok) {
     return fast_unlock_ready(c, sg);
   }
   /* Buffered values are delivered even after a close. */
-  if (goro__chan_qcount(c) == 0) return recv_locked_general(c, out, ok);
+  if (goro__chan_qcount(c) == 0) {
+    if (UNLIKELY(goro__chan_closed(c))) return recv_locked_general(c, out, ok);
+    return recv_block(c, out, ok, GORO_FOREVER); /* empty and open */
+  }
   goro__chan_buf_take(c, out);
   if (ok) *ok = true;
   return fast_unlock(c);
