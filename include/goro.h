@@ -375,7 +375,9 @@ GORO_EXTERN int goro_accept_dl(int lfd, struct sockaddr *sa, socklen_t *salen, i
  * and goro_accept, a read right after one that emptied the connection
  * waits for the poller to report new input before it makes the system
  * call (which would fail with EAGAIN); a deadline of 0 or one that has
- * passed always makes the call. */
+ * passed always makes the call.  Such connections have TCP_NODELAY and
+ * TCP_INQ set, so a recvmsg(2) of the caller's own with a control buffer
+ * also receives a TCP_CM_INQ message. */
 GORO_EXTERN ssize_t goro_read(int fd, void *buf, size_t n);
 GORO_EXTERN ssize_t goro_read_dl(int fd, void *buf, size_t n, int64_t deadline);
 /* write writes all n bytes unless an error or the deadline intervenes
