@@ -35,9 +35,11 @@
  *   - Waiter records live on the waiting goroutine's stack.  Deadlines use
  *     goro__park_dl: every waker (event, close) must win
  *     CAS(&g->selectdone, 0, 1) before readying; a loser only unlinks the
- *     record.  After waking, the goroutine always takes the pd lock to
- *     unlink itself if still linked, so a waker holding the lock may touch
- *     the record safely.
+ *     record.  So does a wait for both directions (two records).  A lone
+ *     record without a deadline is readied by whoever unlinks it under
+ *     pd->lock, with no CAS on the goroutine's record.  After waking, the
+ *     goroutine always takes the pd lock to unlink itself if still linked,
+ *     so a waker holding the lock may touch the record safely.
  *   - Registration: fds made by goro's socket calls are registered when
  *     made (any stale table entry for that number, left by a close(2)
  *     instead of goro_close, is retired).  Other fds are registered on
@@ -107,8 +109,9 @@ enum { DIR_READ = 0, DIR_WRITE = 1 };
 typedef struct pd_waiter {
   g_t *g;
   struct pd_waiter *next, *prev;
-  uint8_t linked; /* in the pd's list (pd->lock) */
-  uint8_t fired;  /* woken by readiness or close (pd->lock) */
+  uint8_t linked;  /* in the pd's list (pd->lock) */
+  uint8_t fired;   /* woken by readiness or close (pd->lock) */
+  uint8_t needcas; /* wakers must win CAS(g->selectdone) (pd_park_locked) */
 } pd_waiter_t;
 
 struct goro__pd {
@@ -246,8 +249,10 @@ static int take_waiters(pd_t *pd, int d, g_t **head, g_t **tail) {
     g_t *g = w->g;
     w->linked = 0;
     w->next = w->prev = NULL;
+    /* A lone record without a deadline has only wakers holding pd->lock:
+     * no locked instruction on g's (likely cold) record. */
     uint32_t zero = 0;
-    if (atomic_compare_exchange_strong(&g->selectdone, &zero, 1)) {
+    if (!w->needcas || atomic_compare_exchange_strong(&g->selectdone, &zero, 1)) {
       w->fired = 1;
       g->schedlink = NULL;
       if (*tail)
@@ -462,13 +467,20 @@ static int pd_park_locked(pd_t *pd, g_t *g, int events, int64_t deadline) {
   pd_waiter_t wl[2], *w = goro__ss_wait_buf(g, sizeof wl);
   if (!w) w = wl; /* shared-stack goroutines wait with records off their stack */
   memset(w, 0, sizeof wl);
-  atomic_store(&g->selectdone, 0);
+  /* A deadline races its timer, and a wait for both directions has two
+   * records either of which may fire: then wakers must win
+   * CAS(g->selectdone).  Otherwise the one record's waker, under
+   * pd->lock, is the only one. */
+  bool needcas = deadline >= 0 || (events & GORO_READABLE && events & GORO_WRITABLE);
+  if (needcas) atomic_store(&g->selectdone, 0);
   if (events & GORO_READABLE) {
     w[DIR_READ].g = g;
+    w[DIR_READ].needcas = needcas;
     list_push(pd, DIR_READ, &w[DIR_READ]);
   }
   if (events & GORO_WRITABLE) {
     w[DIR_WRITE].g = g;
+    w[DIR_WRITE].needcas = needcas;
     list_push(pd, DIR_WRITE, &w[DIR_WRITE]);
   }
   atomic_fetch_add(&goro__netpoll_waiters, 1);

@@ -808,6 +808,74 @@ GTEST_T(net_wait_fd_pipe, 20000) {
   goro_close(p[1]);
 }
 
+/* A goroutine waiting for both directions has two waiter records; one
+ * event may fire both (readable and writable at once), and only one
+ * wake-up may ready it (a second would find it runnable: fatal). */
+typedef struct {
+  int fd;
+  _Atomic int result;
+  goro_chan *done;
+} both_wait_t;
+
+static void wait_both(void *arg) {
+  both_wait_t *w = arg;
+  atomic_store(&w->result, goro_wait_fd(w->fd, GORO_READABLE | GORO_WRITABLE, GORO_FOREVER));
+  goro_chan_send(w->done, NULL);
+}
+
+/* Start wait_both and return once it is parked in the poller.  A wait
+ * may also return at once on a readiness flag left by an earlier edge
+ * (the caller then retries its call): such a wait is started again. */
+static void start_parked_wait_both(both_wait_t *w) {
+  for (int tries = 0; tries < 100; tries++) {
+    atomic_store(&w->result, 0);
+    ASSERT_GT(goro_go(wait_both, w), 0);
+    int64_t dl = goro_now() + 5 * GORO_SECOND;
+    while (atomic_load(&goro__netpoll_waiters) == 0 && atomic_load(&w->result) == 0) {
+      ASSERT(goro_now() < dl);
+      goro_sleep(20 * GORO_MICROSECOND);
+    }
+    if (atomic_load(&goro__netpoll_waiters) > 0) return;
+    ASSERT_OK(goro_chan_recv(w->done, NULL, NULL)); /* returned without parking */
+  }
+  ASSERT(!"the wait never parked");
+}
+
+GTEST_T(net_wait_fd_both_directions_wakes_once, 20000) {
+  int sv[2];
+  ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+  int small = 4096;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  static char junk[65536];
+  both_wait_t w = {.fd = sv[0]};
+  ASSERT_OK(goro_chan_make(&w.done, 0, 0));
+  for (int round = 0; round < 50; round++) {
+    /* sv[0]: nothing to read, no room to write. */
+    while (write(sv[0], junk, sizeof junk) > 0) {
+    }
+    start_parked_wait_both(&w);
+    /* Make it readable and writable with nothing in between. */
+    ASSERT_EQ(write(sv[1], "x", 1), 1);
+    while (read(sv[1], junk, sizeof junk) > 0) {
+    }
+    ASSERT_OK(goro_chan_recv(w.done, NULL, NULL));
+    int r = atomic_load(&w.result);
+    ASSERT(r > 0 && (r & ~(GORO_READABLE | GORO_WRITABLE)) == 0);
+    char c;
+    ASSERT_EQ(read(sv[0], &c, 1), 1);
+  }
+  /* And a close that wakes the same kind of wait. */
+  while (write(sv[0], junk, sizeof junk) > 0) {
+  }
+  start_parked_wait_both(&w);
+  ASSERT_OK(goro_close(sv[0]));
+  ASSERT_OK(goro_chan_recv(w.done, NULL, NULL));
+  ASSERT_EQ(atomic_load(&w.result), GORO_ECLOSED);
+  close(sv[1]);
+  goro_chan_release(w.done);
+}
+
 GTEST_T(net_pipe_closed_reader_is_epipe, 20000) {
   /* Writing to a pipe whose reader is gone returns GORO_EPIPE; the
    * process is not killed by SIGPIPE. */
