@@ -615,6 +615,19 @@ static bool any_runq_nonempty(void) {
 }
 
 static void inject_polled(m_t *m, g_t *list) {
+#if GORO_PLAIN_SWITCH
+  /* Each of these goroutines resumes by popping its saved frame (64
+   * bytes at ctx.sp) from a stack that has gone cold while it waited:
+   * start those loads for the whole batch now, so that they overlap
+   * instead of stalling one switch each.  (echo_1000, 2 x 16 interleaved
+   * pairs: user time -2% and -14%, round trips +2% and +4%.) */
+  for (g_t *g = list; g; g = g->schedlink)
+    if (!g->ss) {
+      const char *sp = g->ctx.sp;
+      __builtin_prefetch(sp);
+      __builtin_prefetch(sp + 56);
+    }
+#endif
   /* Gs from netpoll are G_WAITING; make them runnable. */
   while (list) {
     g_t *next = list->schedlink;
