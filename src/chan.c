@@ -122,10 +122,6 @@ static inline __attribute__((always_inline)) bool wait_on(goro_chan *c, goro__wa
   return true;
 }
 
-static inline bool deadline_passed(int64_t deadline) {
-  return deadline == 0 || (deadline > 0 && goro__nanotime() >= deadline);
-}
-
 /* ------------------------------------------------------------------ */
 /* Frameless fast paths of the blocking send and receive               */
 /* ------------------------------------------------------------------ */
@@ -265,7 +261,7 @@ static inline __attribute__((always_inline)) int chan_send_locked(goro_chan *c, 
     goro__preempt_point();
     return 0;
   }
-  if (deadline_passed(deadline)) {
+  if (goro__deadline_passed(deadline)) {
     goro__unlock(&c->lock);
     goro__preempt_point();
     return fail;
@@ -399,7 +395,7 @@ static inline __attribute__((always_inline)) int chan_recv_locked(goro_chan *c, 
     goro__preempt_point();
     return 0;
   }
-  if (deadline_passed(deadline)) {
+  if (goro__deadline_passed(deadline)) {
     goro__unlock(&c->lock);
     if (ok) *ok = false;
     goro__preempt_point();

@@ -95,6 +95,11 @@ HIDDEN bool goro__note_sleep_for(goro__note_t *n, int64_t ns);
 
 HIDDEN int goro__os_ncpu(void);          /* affinity mask and cgroup cpu.max */
 HIDDEN int64_t goro__nanotime(void);
+/* A deadline as the blocking calls take it (-1 forever, 0 try once, else
+ * absolute on goro__nanotime) that leaves no time to wait. */
+static inline bool goro__deadline_passed(int64_t deadline) {
+  return deadline == 0 || (deadline > 0 && goro__nanotime() >= deadline);
+}
 HIDDEN void goro__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns);
 HIDDEN void goro__futex_wake(_Atomic uint32_t *addr, int n);
 HIDDEN void goro__osyield(void);

@@ -435,8 +435,7 @@ int goro__pd_wait(int fd, int events, int64_t deadline) {
       if (r < 0) return r;
     }
   }
-  if (deadline == 0) return GORO_ETIMEDOUT;
-  if (deadline > 0 && goro__nanotime() >= deadline) return GORO_ETIMEDOUT;
+  if (goro__deadline_passed(deadline)) return GORO_ETIMEDOUT;
 
   goro__lock(&pd->lock);
   if (pd->closing || pd->fd != fd) {
@@ -527,11 +526,10 @@ bool goro__pd_read_would_wait(int fd) {
 }
 
 /* Wait until a read event newer than `seen` (the count before the read
- * that found the socket empty).  Returns > 0 to read again, or
- * GORO_ETIMEDOUT / GORO_ECLOSED / GORO_ENOTGOROUTINE. */
+ * that found the socket empty); the caller has checked that the deadline
+ * leaves time.  Returns > 0 to read again, or GORO_ETIMEDOUT /
+ * GORO_ECLOSED / GORO_ENOTGOROUTINE. */
 static int wait_read_event(pd_t *pd, int fd, uint32_t seen, int64_t deadline) {
-  if (deadline == 0) return GORO_ETIMEDOUT;
-  if (deadline > 0 && goro__nanotime() >= deadline) return GORO_ETIMEDOUT;
   g_t *g = goro__getg();
   if (!g) return GORO_ENOTGOROUTINE;
   goro__lock(&pd->lock);
@@ -551,8 +549,7 @@ static int wait_read_event(pd_t *pd, int fd, uint32_t seen, int64_t deadline) {
  * told).  Returns bytes or -errno.  Out of line, so that the message
  * header is not in the frame a reader parks in: a shared-stack goroutine
  * keeps that frame while parked. */
-static NOINLINE ssize_t recv_counted(int fd, const struct iovec *iov, int iovcnt,
-                                                      int *inq) {
+static NOINLINE ssize_t recv_counted(int fd, const struct iovec *iov, int iovcnt, int *inq) {
   union {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
@@ -588,8 +585,10 @@ int goro__pd_read_wait(goro__pd_t *pd, uint32_t gen, int fd, int64_t deadline) {
       atomic_load_explicit(&pd->emptied, memory_order_acquire) != emptied_at(gen, seen))
     return 0;
   /* A passed deadline still makes the call once, as on other fds: a
-   * polling loop of such reads would never let the poller run. */
-  if (deadline > 0 && goro__nanotime() >= deadline) return 0;
+   * polling loop of such reads would never let the poller run.  The
+   * clock is read at most once here. */
+  int64_t now = 0;
+  if (deadline > 0 && (now = goro__nanotime()) >= deadline) return 0;
   /* Bytes that arrived since the socket was found empty are picked up by
    * the next poll of the network, which a P with other goroutines to run
    * makes only when it runs out of them (or sysmon, every 10 ms); the call
@@ -597,10 +596,11 @@ int goro__pd_read_wait(goro__pd_t *pd, uint32_t gen, int fd, int64_t deadline) {
    * after the emptying read (a request/response loop writing its answer):
    * bytes that come later than that had to wait for the poller anyway
    * when the call failed just before they arrived. */
-  if (p_has_other_work() &&
-      goro__nanotime() - atomic_load_explicit(&pd->emptied_ns, memory_order_relaxed) >
-          SKIP_WHEN_BUSY_NS)
-    return 0;
+  if (p_has_other_work()) {
+    if (now == 0) now = goro__nanotime();
+    if (now - atomic_load_explicit(&pd->emptied_ns, memory_order_relaxed) > SKIP_WHEN_BUSY_NS)
+      return 0;
+  }
   return wait_read_event(pd, fd, seen, deadline);
 }
 
@@ -623,6 +623,7 @@ ssize_t goro__pd_recv_inq(goro__pd_t *pd, uint32_t gen, int fd, const struct iov
 int goro__pd_read_event_wait(goro__pd_t *pd, int fd, uint32_t seen, int64_t deadline) {
   /* Hung up or failed, yet nothing to read: wait the ordinary way. */
   if (__atomic_load_n(&pd->rhup, __ATOMIC_RELAXED)) return goro__pd_wait(fd, GORO_READABLE, deadline);
+  if (goro__deadline_passed(deadline)) return GORO_ETIMEDOUT;
   return wait_read_event(pd, fd, seen, deadline);
 }
 

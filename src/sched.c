@@ -532,10 +532,10 @@ void goro__wake_netpoller(int64_t when) {
 /* This M is wired to a G that is not runnable here: give the P away and
  * sleep until the G is handed back with a P.  The count of Ms parked for
  * their locked G goes up here and down in startlockedm, on the waker's
- * side (as in Go): the waker may hand our G
- * back before we count ourselves (we gave our P away first), and a count
- * taken down only after we woke would let checkdead see every M idle with
- * the G in flight to us, and declare a deadlock. */
+ * side (as in Go): the waker may hand our G back before we count
+ * ourselves (we gave our P away first), and a count taken down only after
+ * we woke would let checkdead see every M idle with the G in flight to
+ * us, and declare a deadlock. */
 static void stoplockedm(m_t *m) {
   if (m->p) goro__handoffp(goro__releasep(m));
   goro__lock(&goro__sched.lock);

@@ -272,7 +272,7 @@ int goro_select(goro_case *cases, int n, int64_t deadline) {
       return idx;
     }
   }
-  if (deadline == 0 || (deadline > 0 && goro__nanotime() >= deadline)) {
+  if (goro__deadline_passed(deadline)) {
     sel_unlock(&s);
     free(heap);
     goro__preempt_point();

@@ -118,7 +118,7 @@ int goro_cond_wait_dl(goro_cond *c, goro_mutex *mu, int64_t deadline) {
   goro_mutex_unlock(mu);
 
   int rc;
-  if (deadline == 0 || (deadline > 0 && goro__nanotime() >= deadline)) {
+  if (goro__deadline_passed(deadline)) {
     /* No park.  Claim selectdone first, so a waker that finds us
      * COMMITTED does not ready a goroutine that is running. */
     atomic_store(&g->selectdone, 1);
