@@ -235,7 +235,8 @@ def main():
     for r in table:
         print(line(r))
     print()
-    print("medians of %s runs; ratios are goro's value divided by the other's" % args.runs)
+    print("medians of %s runs (echo_1000: three per run); ratios are goro's value divided"
+          " by the other's" % args.runs)
     if bad:
         print("(%d malformed result lines ignored)" % bad)
 
