@@ -100,22 +100,22 @@ for k in $(seq 1 "$RUNS"); do
   for n in $names; do
     if [ "$n" = memsweep ] && [ "$k" -gt 2 ]; then continue; fi
     for rep in $(seq 1 "$(repeats_of "$n")"); do
-    for impl in goro go pthread; do
-      case $impl in goro) prog="$OUT/bench_$n" ;; go) prog="$OUT/go_$n" ;; pthread) prog="$OUT/pthread_$n" ;; esac
-      [ -x "$prog" ] || continue
-      t0=$(date +%s.%N)
-      echo "=== run $k $(basename "$prog")" >>"$ERRLOG"
-      timeout -k 5 "$PER_PROGRAM_TIMEOUT" "$prog" 2>>"$ERRLOG" |
-        grep -E '^\{.*\}[[:space:]]*$' |
-        sed -E "s/\}[[:space:]]*$/,\"run\":$k}/" >>"$RESULTS"
-      rc=${PIPESTATUS[0]}
-      t1=$(date +%s.%N)
-      if [ "$rc" != 0 ]; then
-        failures=$((failures + 1))
-        note "$(basename "$prog") exited with status $rc (run $k; see $ERRLOG)"
-      fi
-      [ "$k" = 1 ] && [ "$rep" = 1 ] && note "  $(basename "$prog"): $(awk "BEGIN{printf \"%.1f\", $t1-$t0}") s"
-    done
+      for impl in goro go pthread; do
+        case $impl in goro) prog="$OUT/bench_$n" ;; go) prog="$OUT/go_$n" ;; pthread) prog="$OUT/pthread_$n" ;; esac
+        [ -x "$prog" ] || continue
+        t0=$(date +%s.%N)
+        echo "=== run $k $(basename "$prog")" >>"$ERRLOG"
+        timeout -k 5 "$PER_PROGRAM_TIMEOUT" "$prog" 2>>"$ERRLOG" |
+          grep -E '^\{.*\}[[:space:]]*$' |
+          sed -E "s/\}[[:space:]]*$/,\"run\":$k}/" >>"$RESULTS"
+        rc=${PIPESTATUS[0]}
+        t1=$(date +%s.%N)
+        if [ "$rc" != 0 ]; then
+          failures=$((failures + 1))
+          note "$(basename "$prog") exited with status $rc (run $k; see $ERRLOG)"
+        fi
+        [ "$k" = 1 ] && [ "$rep" = 1 ] && note "  $(basename "$prog"): $(awk "BEGIN{printf \"%.1f\", $t1-$t0}") s"
+      done
     done
   done
 done
