@@ -31,7 +31,9 @@
  *
  * When: from goro__checkdead (an M went idle; sched.lock held) and from
  * the monitor if it calls goro__partial_deadlock_poll, at most twice per
- * threshold.  The analysis allocates (this is not a signal path) and
+ * threshold; never once the main goroutine has returned (the program is
+ * ending: goroutines only main could reach are left behind, as in Go,
+ * not reported).  The analysis allocates (this is not a signal path) and
  * takes pd_lock (touch table) briefly; it never takes sched.lock.
  *
  * Locking: pd_lock protects the touch table; poll_busy makes the analysis
@@ -243,6 +245,9 @@ void goro__partial_deadlock_poll(int64_t now) {
   if (now - atomic_load(&last_poll) < every) return;
   /* Foreign threads may reach anything and are not goroutines. */
   if (atomic_load(&goro__sched.foreign_users) > 0) return;
+  /* Once main has returned the program is ending, as in Go: what main
+   * could reach is not deadlocked, only left behind. */
+  if (atomic_load(&goro__sched.exiting)) return;
   if (atomic_exchange(&poll_busy, 1)) return;
   atomic_store(&last_poll, now);
 
@@ -254,7 +259,14 @@ void goro__partial_deadlock_poll(int64_t now) {
   RACY_READS_BEGIN();
   for (g_t *g = goro__sched.allg; g; g = g->allnext) {
     uint32_t st = atomic_load(&g->status);
-    if (st == G_IDLE || st == G_DEAD) continue;
+    if (st == G_IDLE || st == G_DEAD) {
+      /* main ended after the check above (it sets exiting just after) */
+      if (g == goro__sched.maing) {
+        RACY_READS_END();
+        goto out;
+      }
+      continue;
+    }
     if (ns == cap) {
       snap_t *t = realloc(s, 2 * cap * sizeof *s);
       if (!t) {
