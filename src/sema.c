@@ -140,7 +140,7 @@ int goro__sem_acquire(_Atomic uint32_t *addr, bool lifo, int reason, int64_t dea
   if (!w) w = &wl; /* shared-stack goroutines wait with the record off their stack */
   *w = (semwaiter_t){.g = g, .addr = addr};
   for (;;) {
-    if (deadline > 0 && goro__nanotime() >= deadline) return GORO_ETIMEDOUT;
+    if (goro__deadline_passed(deadline)) return GORO_ETIMEDOUT;
     goro__lock(&b->lock);
     atomic_fetch_add(&b->nwait, 1);
     if (goro__sem_try(addr)) {
