@@ -108,7 +108,8 @@ typedef int (*goro_main_fn)(void *arg);
  * GORO_E* code if the runtime could not start (bad GORO_MAXPROCS, no
  * memory, already running); main_fn should return non-negative values to
  * keep the two apart.  Environment: GORO_MAXPROCS (processor count),
- * GORO_DEBUG (see docs), GORO_STACK_SIZE (default stack slot, bytes). */
+ * GORO_DEBUG (see docs), GORO_STACK_SIZE (default stack slot, bytes),
+ * GORO_FDTABLE (fd table slots to grow to at start; 0: off). */
 GORO_EXTERN int goro_run(goro_main_fn main_fn, void *arg);
 
 typedef struct goro_opts {

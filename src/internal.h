@@ -559,6 +559,19 @@ HIDDEN void goro__netpoll_break(void);
 HIDDEN bool goro__netpoll_inited(void);
 HIDDEN extern _Atomic int32_t goro__netpoll_waiters;
 
+/* fdtable.c: keep the kernel's fd table ahead of the program (see there).
+ * goro__fdtable_note is called with every fd the poller registers. */
+enum { GORO_FDTABLE_DEFAULT = 4096 };
+HIDDEN void goro__fdtable_init(int target);
+HIDDEN void goro__fdtable_grow(int fd);
+HIDDEN void goro__fdtable_fini(void); /* goro_run's end: join the helper */
+HIDDEN extern _Atomic int goro__fdtable_grow_at;
+HIDDEN extern _Atomic int goro__fdtable_helpers;
+static inline void goro__fdtable_note(int fd) {
+  if (__builtin_expect(fd >= atomic_load_explicit(&goro__fdtable_grow_at, memory_order_relaxed), 0))
+    goro__fdtable_grow(fd);
+}
+
 /* sysmon.c */
 HIDDEN int goro__sysmon_start(void);
 HIDDEN void goro__sysmon_stop(void);

@@ -322,6 +322,7 @@ static void pd_retire(pd_t *pd) {
 static int pd_register(int fd, bool replace, bool lazy, bool inq, pd_t **out) {
   int epfd = goro__netpoll_epfd();
   if (epfd < 0) return GORO_ENOTRUNNING;
+  goro__fdtable_note(fd);
   goro__lock(&reg_lock);
   _Atomic(pd_t *) *slot = fd_slot_locked(fd);
   if (!slot) {

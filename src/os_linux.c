@@ -134,7 +134,8 @@ bool goro__foreign_threads_present(void) {
   /* Ms still alive (mcount), the monitor, and auxiliary runtime threads.
    * An M that is exiting has already left mcount: it also counts as
    * "maybe foreign" for an instant, and the monitor checks again later. */
-  int known = goro__sched.mcount + atomic_load(&goro__sched.nauxthreads);
+  int known = goro__sched.mcount + atomic_load(&goro__sched.nauxthreads) +
+              atomic_load(&goro__fdtable_helpers);
 #ifdef GORO_TSAN
   known += 1; /* ThreadSanitizer's own background thread */
 #endif

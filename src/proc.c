@@ -517,6 +517,12 @@ int goro_run(goro_main_fn main_fn, void *arg) {
     return r;
   }
   goro__stack_default = ((size_t)stack + GORO_PAGE - 1) & ~(size_t)(GORO_PAGE - 1);
+  long fdtable = GORO_FDTABLE_DEFAULT;
+  r = parse_env_int("GORO_FDTABLE", 0, 1L << 24, &fdtable);
+  if (r < 0) {
+    goro__unlock(&run_lock);
+    return r;
+  }
 
   memset(&goro__sched, 0, sizeof goro__sched);
   goro__sched.starttime = goro__nanotime();
@@ -524,13 +530,16 @@ int goro_run(goro_main_fn main_fn, void *arg) {
   goro__sched.coarsetime = goro__sched.starttime;
   goro__sched.idle_m_timeout = 30 * GORO_SECOND;
   goro__debug_init();
+  goro__fdtable_init((int)fdtable); /* before any thread of ours exists */
   if ((r = goro__stack_init()) != 0 || (r = goro__netpoll_init()) != 0) {
+    goro__fdtable_fini();
     goro__unlock(&run_lock);
     return r;
   }
 
   m_t *m0 = calloc(1, sizeof *m0);
   if (!m0) {
+    goro__fdtable_fini();
     goro__unlock(&run_lock);
     return GORO_ENOMEM;
   }
@@ -608,6 +617,7 @@ out:
   goro__mexit_signals(m0);
   goro__set_tls_m(NULL);
   goro__netpoll_fini();
+  goro__fdtable_fini();
   free_all();
   goro__stack_fini();
   memset(&goro__sched, 0, sizeof goro__sched);

@@ -1,0 +1,182 @@
+/* fdtable.c - keep the kernel's file-descriptor table ahead of the program.
+ *
+ * Why: Linux sizes a process's fd table in powers of two (64, 128, 256,
+ * ...) and doubles it when an fd is needed past its end.  When more than
+ * one thread shares the table, the thread that grows it first waits for an
+ * RCU grace period (expand_fdtable calls synchronize_rcu), and every other
+ * thread that needs an fd past the old end waits with it.  On the 2-CPU
+ * machine the bench runs on, the wait was 10-15 ms per doubling (seen with
+ * sched_switch traces: socket() asleep in expand_files).  In goro that
+ * thread is an M holding a P, and socket/accept4 are not treated as
+ * blocking calls, so every goroutine of the P stalls with it: echo_1000's
+ * client sat idle on both CPUs for two such waits while dialling its 1,000
+ * connections.  A single-threaded process grows the table without waiting.
+ *
+ * What this file does:
+ *  1. goro_run, before it starts the monitor or any M, has the table grown
+ *     to hold GORO_FDTABLE fds (default GORO_FDTABLE_DEFAULT, capped at the
+ *     RLIMIT_NOFILE soft limit; 0 turns this file off).  One fcntl
+ *     F_DUPFD_CLOEXEC of a temporary eventfd to number N-1 makes the kernel
+ *     grow to at least N; the duplicate is closed at once and the table
+ *     never shrinks.  If the process already has other threads (the host's,
+ *     or a sanitizer's), that first growth is handed to a helper thread
+ *     instead, so goro_run does not wait a grace period.
+ *  2. Every fd the poller registers (goro__pd_open and goro_wait_fd, see
+ *     netpoll.c) is compared with half the size grown to; at or past it, a
+ *     short-lived helper thread doubles the table (or more, to
+ *     cover the fd seen).  The helper waits out the grace period; Ms keep
+ *     allocating below the old end meanwhile, which the kernel allows
+ *     without waiting.  goro_run's end joins the helper (goro__fdtable_fini),
+ *     so no thread of the runtime outlives it.
+ *
+ * State, all atomics, no lock: `covered` (fds below it fit the table as
+ * this file last grew it), `goro__fdtable_grow_at` (the note's threshold:
+ * half of covered, covered itself once the soft limit is reached so a
+ * raised limit is noticed, INT_MAX when off), `growing` (one helper at a
+ * time; whoever holds it also owns `helper`, the thread to join),
+ * `goro__fdtable_helpers` (helpers alive, which the deadlock check
+ * counts as runtime threads).  Within a run covered only grows (max).
+ *
+ * Cost: the kernel keeps 8 bytes and 3 bits per slot: 33 KB for 4,096.
+ *
+ * Alternatives rejected: growing to the whole soft limit at start (it is
+ * 1,048,576 in common container setups: 8 MB of kernel memory per
+ * process); growing on the M inside an enter/exit-syscall pair (the
+ * goroutine that crosses the line, often the accept loop, still waits the
+ * grace period); growing in the monitor thread (no preemption or syscall
+ * handoff for the length of the wait).  fds the program opens itself
+ * without goro are not seen; the kernel grows for them on demand as
+ * before.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+_Atomic int goro__fdtable_grow_at = INT_MAX;
+_Atomic int goro__fdtable_helpers;
+static _Atomic int covered;
+static _Atomic bool growing;
+/* The last helper started, joined by the next start or by
+ * goro__fdtable_fini; both are touched only by whoever holds `growing`. */
+static pthread_t helper;
+static bool helper_unjoined;
+
+enum { FDTABLE_MIN = 64 }; /* the kernel's first table */
+
+static int soft_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX) return INT_MAX;
+  return (int)rl.rlim_cur;
+}
+
+/* Have the kernel's table hold fds below `want`, lowered to the soft limit
+ * (F_DUPFD refuses numbers at or past it).  Returns the bound now held, or
+ * 0 if nothing could be done.  May wait a grace period (see above). */
+static int grow_to(int want) {
+  int lim = soft_limit();
+  if (want > lim) want = lim;
+  if (want <= 0) return 0;
+  int e = eventfd(0, EFD_CLOEXEC);
+  if (e < 0) return 0;
+  int d = fcntl(e, F_DUPFD_CLOEXEC, want - 1);
+  if (d >= 0) close(d);
+  close(e);
+  return d >= 0 ? want : 0;
+}
+
+/* covered = max(covered, n); then the threshold for the next growth. */
+static void set_covered(int n) {
+  int c = atomic_load(&covered);
+  while (n > c && !atomic_compare_exchange_weak(&covered, &c, n)) {
+  }
+  if (n > c) c = n;
+  atomic_store(&goro__fdtable_grow_at, c >= soft_limit() ? c : c / 2);
+}
+
+static void *helper_main(void *arg) {
+  int got = grow_to((int)(intptr_t)arg);
+  if (got > 0) set_covered(got);
+  atomic_store(&growing, false);
+  atomic_fetch_sub(&goro__fdtable_helpers, 1);
+  return NULL;
+}
+
+/* Start a helper that grows the table to hold fds below `want`.  False if
+ * one is already at work or none could be started. */
+static bool start_helper(int want) {
+  bool idle = false;
+  if (!atomic_compare_exchange_strong(&growing, &idle, true)) return false;
+  if (helper_unjoined) pthread_join(helper, NULL); /* finished: it cleared growing */
+  helper_unjoined = false;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); /* the helper takes no signals */
+  atomic_fetch_add(&goro__fdtable_helpers, 1);
+  int r = pthread_create(&helper, &attr, helper_main, (void *)(intptr_t)want);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (r != 0) { /* try again only once an fd reaches the end */
+    atomic_fetch_sub(&goro__fdtable_helpers, 1);
+    atomic_store(&goro__fdtable_grow_at, atomic_load(&covered));
+    atomic_store(&growing, false);
+    return false;
+  }
+  helper_unjoined = true;
+  return true;
+}
+
+void goro__fdtable_fini(void) {
+  for (;;) { /* a helper at work holds `growing` for one grace period */
+    bool idle = false;
+    if (atomic_compare_exchange_strong(&growing, &idle, true)) break;
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+  }
+  if (helper_unjoined) pthread_join(helper, NULL);
+  helper_unjoined = false;
+  atomic_store(&goro__fdtable_grow_at, INT_MAX);
+  atomic_store(&growing, false);
+}
+
+void goro__fdtable_init(int target) {
+  atomic_store(&covered, 0);
+  if (target <= 0) {
+    atomic_store(&goro__fdtable_grow_at, INT_MAX);
+    return;
+  }
+  if (target < FDTABLE_MIN) target = FDTABLE_MIN;
+  /* One thread (this one): grow here, no grace period.  Otherwise, or if
+   * the count is unknown, let a helper wait it; until it is done the
+   * threshold stays at the kernel's first table so the note retries. */
+  if (goro__os_thread_count() == 1) {
+    int got = grow_to(target);
+    set_covered(got > 0 ? got : FDTABLE_MIN);
+    return;
+  }
+  set_covered(FDTABLE_MIN);
+  start_helper(target);
+}
+
+void goro__fdtable_grow(int fd) {
+  int c = atomic_load(&covered);
+  if (c < FDTABLE_MIN) c = FDTABLE_MIN;
+  int want = c;
+  while (want <= fd && want <= INT_MAX / 2) want *= 2;
+  if (want == c && want <= INT_MAX / 2) want *= 2;
+  if (want <= c) { /* nothing larger to ask for */
+    atomic_store(&goro__fdtable_grow_at, INT_MAX);
+    return;
+  }
+  start_helper(want);
+}
