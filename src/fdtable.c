@@ -29,13 +29,18 @@
  *     without waiting.  goro_run's end joins the helper (goro__fdtable_fini),
  *     so no thread of the runtime outlives it.
  *
- * State, all atomics, no lock: `covered` (fds below it fit the table as
- * this file last grew it), `goro__fdtable_grow_at` (the note's threshold:
- * half of covered, covered itself once the soft limit is reached so a
- * raised limit is noticed, INT_MAX when off), `growing` (one helper at a
- * time; whoever holds it also owns `helper`, the thread to join),
- * `goro__fdtable_helpers` (helpers alive, which the deadlock check
- * counts as runtime threads).  Within a run covered only grows (max).
+ * State, all atomics, no lock:
+ *  - `covered`: fds below it fit the table as this file last grew it;
+ *    within a run it only grows (max).
+ *  - `goro__fdtable_grow_at`: the note's threshold.  Half of covered;
+ *    covered itself once the soft limit is reached, so a raised limit is
+ *    noticed; INT_MAX when off or after a growth failed (no fd or thread
+ *    to spare: the kernel grows on demand from then on, as without this
+ *    file).
+ *  - `growing`: one helper at a time; whoever holds it also owns `helper`,
+ *    the thread to join.
+ *  - `goro__fdtable_helpers`: helpers alive, which the deadlock check
+ *    counts as runtime threads.
  *
  * Cost: the kernel keeps 8 bytes and 3 bits per slot: 33 KB for 4,096.
  *
@@ -103,7 +108,10 @@ static void set_covered(int n) {
 
 static void *helper_main(void *arg) {
   int got = grow_to((int)(intptr_t)arg);
-  if (got > 0) set_covered(got);
+  if (got > 0)
+    set_covered(got);
+  else /* no fd to spare, or refused: leave growing to the kernel from now on */
+    atomic_store(&goro__fdtable_grow_at, INT_MAX);
   atomic_store(&growing, false);
   atomic_fetch_sub(&goro__fdtable_helpers, 1);
   return NULL;
@@ -126,9 +134,9 @@ static bool start_helper(int want) {
   int r = pthread_create(&helper, &attr, helper_main, (void *)(intptr_t)want);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
-  if (r != 0) { /* try again only once an fd reaches the end */
+  if (r != 0) { /* no thread: leave growing to the kernel from now on */
     atomic_fetch_sub(&goro__fdtable_helpers, 1);
-    atomic_store(&goro__fdtable_grow_at, atomic_load(&covered));
+    atomic_store(&goro__fdtable_grow_at, INT_MAX);
     atomic_store(&growing, false);
     return false;
   }
