@@ -37,8 +37,9 @@
  *    noticed; INT_MAX when off or after a growth failed (no fd or thread
  *    to spare: the kernel grows on demand from then on, as without this
  *    file).
- *  - `growing`: one helper at a time; whoever holds it also owns `helper`,
- *    the thread to join.
+ *  - `helper_running`: one helper at a time.
+ *  - `claim`: held while a helper is started or joined; its holder alone
+ *    touches `helper` (the thread to join) and `helper_unjoined`.
  *  - `goro__fdtable_helpers`: helpers alive, which the deadlock check
  *    counts as runtime threads.
  *
@@ -67,9 +68,11 @@
 _Atomic int goro__fdtable_grow_at = INT_MAX;
 _Atomic int goro__fdtable_helpers;
 static _Atomic int covered;
-static _Atomic bool growing;
-/* The last helper started, joined by the next start or by
- * goro__fdtable_fini; both are touched only by whoever holds `growing`. */
+static _Atomic bool helper_running; /* set by its starter, cleared by the helper */
+/* `claim` is held (true) while a thread starts or joins a helper; only its
+ * holder touches `helper` and `helper_unjoined`, so the helper itself,
+ * which may finish before pthread_create has returned, never does. */
+static _Atomic bool claim;
 static pthread_t helper;
 static bool helper_unjoined;
 
@@ -112,17 +115,27 @@ static void *helper_main(void *arg) {
     set_covered(got);
   else /* no fd to spare, or refused: leave growing to the kernel from now on */
     atomic_store(&goro__fdtable_grow_at, INT_MAX);
-  atomic_store(&growing, false);
   atomic_fetch_sub(&goro__fdtable_helpers, 1);
+  atomic_store(&helper_running, false);
   return NULL;
+}
+
+/* Take `claim` when no helper is running; false if one is, or if another
+ * thread holds the claim. */
+static bool claim_idle(void) {
+  if (atomic_load(&helper_running)) return false;
+  bool f = false;
+  if (!atomic_compare_exchange_strong(&claim, &f, true)) return false;
+  if (!atomic_load(&helper_running)) return true;
+  atomic_store(&claim, false);
+  return false;
 }
 
 /* Start a helper that grows the table to hold fds below `want`.  False if
  * one is already at work or none could be started. */
 static bool start_helper(int want) {
-  bool idle = false;
-  if (!atomic_compare_exchange_strong(&growing, &idle, true)) return false;
-  if (helper_unjoined) pthread_join(helper, NULL); /* finished: it cleared growing */
+  if (!claim_idle()) return false;
+  if (helper_unjoined) pthread_join(helper, NULL); /* finished: not running */
   helper_unjoined = false;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -131,30 +144,30 @@ static bool start_helper(int want) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old); /* the helper takes no signals */
   atomic_fetch_add(&goro__fdtable_helpers, 1);
+  atomic_store(&helper_running, true);
   int r = pthread_create(&helper, &attr, helper_main, (void *)(intptr_t)want);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
   if (r != 0) { /* no thread: leave growing to the kernel from now on */
+    atomic_store(&helper_running, false);
     atomic_fetch_sub(&goro__fdtable_helpers, 1);
     atomic_store(&goro__fdtable_grow_at, INT_MAX);
-    atomic_store(&growing, false);
-    return false;
+  } else {
+    helper_unjoined = true;
   }
-  helper_unjoined = true;
-  return true;
+  atomic_store(&claim, false);
+  return r == 0;
 }
 
 void goro__fdtable_fini(void) {
-  for (;;) { /* a helper at work holds `growing` for one grace period */
-    bool idle = false;
-    if (atomic_compare_exchange_strong(&growing, &idle, true)) break;
+  while (!claim_idle()) { /* a running helper takes one grace period */
     struct timespec ts = {0, 200000};
     nanosleep(&ts, NULL);
   }
   if (helper_unjoined) pthread_join(helper, NULL);
   helper_unjoined = false;
   atomic_store(&goro__fdtable_grow_at, INT_MAX);
-  atomic_store(&growing, false);
+  atomic_store(&claim, false);
 }
 
 void goro__fdtable_init(int target) {

@@ -192,3 +192,53 @@ TEST_T(fdtable_grown_by_a_helper_when_threads_exist, 20000) {
   pthread_mutex_unlock(&hold_mu);
   ASSERT_OK(pthread_join(t, NULL));
 }
+
+/* Several goroutines on every processor open sockets at once, across
+ * several thresholds: helpers are started and joined while notes race
+ * (the point of running this under TSan), every socket opens, and no
+ * helper is left when goro_run returns. */
+enum { RACERS = 4, RACER_SOCKS = 300 };
+
+typedef struct {
+  goro_chan *done;
+  int fds[RACER_SOCKS];
+} racer_t;
+
+static void racer(void *arg) {
+  racer_t *r = arg;
+  for (int i = 0; i < RACER_SOCKS; i++) {
+    r->fds[i] = goro_udp_bind("udp", "127.0.0.1:0");
+    ASSERT_GE(r->fds[i], 0);
+    if (i % 16 == 0) goro_yield();
+  }
+  goro_chan_send(r->done, NULL);
+}
+
+static int racing_main(void *arg) {
+  (void)arg;
+  static racer_t rs[RACERS];
+  goro_chan *done;
+  ASSERT_OK(goro_chan_make(&done, 0, RACERS));
+  for (int k = 0; k < RACERS; k++) {
+    rs[k].done = done;
+    ASSERT_GT(goro_go(racer, &rs[k]), 0);
+  }
+  for (int k = 0; k < RACERS; k++) ASSERT_OK(goro_chan_recv(done, NULL, NULL));
+  for (int k = 0; k < RACERS; k++)
+    for (int i = 0; i < RACER_SOCKS; i++) ASSERT_OK(goro_close(rs[k].fds[i]));
+  goro_chan_release(done);
+  return 0;
+}
+
+TEST_T(fdtable_concurrent_growth, 30000) {
+  need_proc();
+  raise_soft_limit(8192);
+  if (fdsize() > 256) TEST_SKIP("table already %d slots", fdsize());
+  setenv("GORO_FDTABLE", "256", 1);
+  int ran = 0; /* first a run that opens nothing: a sanitizer's own thread, */
+  ASSERT_OK(goro_run(never_main, &ran)); /* started lazily, exists from then on */
+  ASSERT_EQ(fdsize(), 256);
+  int threads = status_field("Threads:");
+  for (int round = 0; round < 1 + test_stress(); round++) ASSERT_OK(goro_run(racing_main, NULL));
+  ASSERT_EQ(status_field("Threads:"), threads);
+}
