@@ -37,11 +37,11 @@
  *    noticed; INT_MAX when off or after a growth failed (no fd or thread
  *    to spare: the kernel grows on demand from then on, as without this
  *    file).
- *  - `helper_running`: one helper at a time.
+ *  - `goro__fdtable_helper_running`: one helper at a time, set by its
+ *    starter and cleared by the helper; the deadlock check counts it as a
+ *    runtime thread.
  *  - `claim`: held while a helper is started or joined; its holder alone
  *    touches `helper` (the thread to join) and `helper_unjoined`.
- *  - `goro__fdtable_helpers`: helpers alive, which the deadlock check
- *    counts as runtime threads.
  *
  * Cost: the kernel keeps 8 bytes and 3 bits per slot: 33 KB for 4,096.
  *
@@ -66,9 +66,8 @@
 #include <unistd.h>
 
 _Atomic int goro__fdtable_grow_at = INT_MAX;
-_Atomic int goro__fdtable_helpers;
 static _Atomic int covered;
-static _Atomic bool helper_running; /* set by its starter, cleared by the helper */
+_Atomic bool goro__fdtable_helper_running;
 /* `claim` is held (true) while a thread starts or joins a helper; only its
  * holder touches `helper` and `helper_unjoined`, so the helper itself,
  * which may finish before pthread_create has returned, never does. */
@@ -115,18 +114,17 @@ static void *helper_main(void *arg) {
     set_covered(got);
   else /* no fd to spare, or refused: leave growing to the kernel from now on */
     atomic_store(&goro__fdtable_grow_at, INT_MAX);
-  atomic_fetch_sub(&goro__fdtable_helpers, 1);
-  atomic_store(&helper_running, false);
+  atomic_store(&goro__fdtable_helper_running, false);
   return NULL;
 }
 
 /* Take `claim` when no helper is running; false if one is, or if another
  * thread holds the claim. */
 static bool claim_idle(void) {
-  if (atomic_load(&helper_running)) return false;
+  if (atomic_load(&goro__fdtable_helper_running)) return false;
   bool f = false;
   if (!atomic_compare_exchange_strong(&claim, &f, true)) return false;
-  if (!atomic_load(&helper_running)) return true;
+  if (!atomic_load(&goro__fdtable_helper_running)) return true;
   atomic_store(&claim, false);
   return false;
 }
@@ -143,14 +141,12 @@ static bool start_helper(int want) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old); /* the helper takes no signals */
-  atomic_fetch_add(&goro__fdtable_helpers, 1);
-  atomic_store(&helper_running, true);
+  atomic_store(&goro__fdtable_helper_running, true);
   int r = pthread_create(&helper, &attr, helper_main, (void *)(intptr_t)want);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
   if (r != 0) { /* no thread: leave growing to the kernel from now on */
-    atomic_store(&helper_running, false);
-    atomic_fetch_sub(&goro__fdtable_helpers, 1);
+    atomic_store(&goro__fdtable_helper_running, false);
     atomic_store(&goro__fdtable_grow_at, INT_MAX);
   } else {
     helper_unjoined = true;
@@ -193,11 +189,12 @@ void goro__fdtable_grow(int fd) {
   int c = atomic_load(&covered);
   if (c < FDTABLE_MIN) c = FDTABLE_MIN;
   int want = c;
-  while (want <= fd && want <= INT_MAX / 2) want *= 2;
-  if (want == c && want <= INT_MAX / 2) want *= 2;
-  if (want <= c) { /* nothing larger to ask for */
-    atomic_store(&goro__fdtable_grow_at, INT_MAX);
-    return;
-  }
+  do { /* at least double, more if the fd seen needs it */
+    if (want > INT_MAX / 2) { /* nothing larger to ask for */
+      atomic_store(&goro__fdtable_grow_at, INT_MAX);
+      return;
+    }
+    want *= 2;
+  } while (want <= fd);
   start_helper(want);
 }

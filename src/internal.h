@@ -566,7 +566,7 @@ HIDDEN void goro__fdtable_init(int target);
 HIDDEN void goro__fdtable_grow(int fd);
 HIDDEN void goro__fdtable_fini(void); /* goro_run's end: join the helper */
 HIDDEN extern _Atomic int goro__fdtable_grow_at;
-HIDDEN extern _Atomic int goro__fdtable_helpers;
+HIDDEN extern _Atomic bool goro__fdtable_helper_running;
 static inline void goro__fdtable_note(int fd) {
   if (__builtin_expect(fd >= atomic_load_explicit(&goro__fdtable_grow_at, memory_order_relaxed), 0))
     goro__fdtable_grow(fd);

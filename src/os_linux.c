@@ -135,7 +135,7 @@ bool goro__foreign_threads_present(void) {
    * An M that is exiting has already left mcount: it also counts as
    * "maybe foreign" for an instant, and the monitor checks again later. */
   int known = goro__sched.mcount + atomic_load(&goro__sched.nauxthreads) +
-              atomic_load(&goro__fdtable_helpers);
+              atomic_load(&goro__fdtable_helper_running);
 #ifdef GORO_TSAN
   known += 1; /* ThreadSanitizer's own background thread */
 #endif

@@ -51,38 +51,42 @@ static int report_fdsize(void *arg) {
   return 0;
 }
 
+/* Run goro_run with GORO_FDTABLE=setting (NULL: unset) and return the
+ * table size its main goroutine saw; *before gets the size before the
+ * run.  Skips if the table already has `enough` slots, where the run
+ * could show nothing. */
+static int fdsize_in_run(const char *setting, int enough, int *before) {
+  *before = fdsize();
+  if (*before >= enough) TEST_SKIP("table already %d slots", *before);
+  if (setting)
+    setenv("GORO_FDTABLE", setting, 1);
+  else
+    unsetenv("GORO_FDTABLE");
+  int inside = -1;
+  ASSERT_OK(goro_run(report_fdsize, &inside));
+  return inside;
+}
+
 TEST(fdtable_grown_when_run_starts) {
   need_proc();
   int lim = raise_soft_limit(8192);
-  int want = lim < 4096 ? lim : 4096;
-  unsetenv("GORO_FDTABLE");
-  int before = fdsize();
-  if (before >= want) TEST_SKIP("table already %d slots", before);
-  int inside = -1;
-  ASSERT_OK(goro_run(report_fdsize, &inside));
-  ASSERT_GE(inside, want);
+  int want = lim < 4096 ? lim : 4096, before;
+  ASSERT_GE(fdsize_in_run(NULL, want, &before), want);
   ASSERT_GE(fdsize(), want); /* the kernel never shrinks it */
 }
 
 TEST(fdtable_setting_chooses_the_size) {
   need_proc();
   raise_soft_limit(8192);
-  int before = fdsize();
-  if (before >= 1024) TEST_SKIP("table already %d slots", before);
-  setenv("GORO_FDTABLE", "1024", 1);
-  int inside = -1;
-  ASSERT_OK(goro_run(report_fdsize, &inside));
-  ASSERT_EQ(inside, 1024);
+  int before;
+  ASSERT_EQ(fdsize_in_run("1024", 1024, &before), 1024);
 }
 
 TEST(fdtable_zero_turns_it_off) {
   need_proc();
   raise_soft_limit(8192);
-  int before = fdsize();
-  if (before >= 4096) TEST_SKIP("table already %d slots", before);
-  setenv("GORO_FDTABLE", "0", 1);
-  int inside = -1;
-  ASSERT_OK(goro_run(report_fdsize, &inside));
+  int before;
+  int inside = fdsize_in_run("0", 4096, &before);
   ASSERT_EQ(inside, before);
 }
 
@@ -93,11 +97,8 @@ TEST(fdtable_capped_at_the_soft_limit) {
   if (rl.rlim_max < 512) TEST_SKIP("hard fd limit %ld", (long)rl.rlim_max);
   rl.rlim_cur = 512;
   ASSERT_OK(setrlimit(RLIMIT_NOFILE, &rl));
-  if (fdsize() >= 512) TEST_SKIP("table already %d slots", fdsize());
-  setenv("GORO_FDTABLE", "100000", 1);
-  int inside = -1;
-  ASSERT_OK(goro_run(report_fdsize, &inside));
-  ASSERT_EQ(inside, 512);
+  int before;
+  ASSERT_EQ(fdsize_in_run("100000", 512, &before), 512);
 }
 
 static int never_main(void *arg) {
